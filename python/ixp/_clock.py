@@ -1,0 +1,26 @@
+"""Timestamps in the protocol's format: ISO-8601 UTC with milliseconds and a `Z` suffix."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utc_now_iso() -> str:
+    return iso_ms(datetime.now(timezone.utc))
+
+
+def iso_ms(moment: datetime) -> str:
+    """`2025-01-01T12:00:00.000Z`, the way JavaScript's `Date.toISOString()` prints it."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime | None:
+    """Parse an ISO-8601 date or timestamp (a trailing `Z` allowed); naive values are taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment

@@ -1,0 +1,251 @@
+"""The application object: one interface-agnostic core behind an ASGI and an RSGI adapter.
+
+`granian ixp.app` serves `app` over RSGI (Granian's default), `granian --interface asgi ixp.app`
+over ASGI. Both adapters only translate; `IXPApp.handle` does the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from time import perf_counter_ns
+from typing import Any
+
+from ixp import protocol
+from ixp._http import (
+    BODY_METHODS,
+    JSON_CONTENT_TYPE,
+    HeaderMap,
+    Request,
+    Response,
+    declared_length,
+    lower_header_dict,
+    too_large,
+)
+from ixp.errors import INTERNAL_ERROR, ConfigError, METHOD_NOT_ALLOWED, NOT_FOUND, IXPError
+from ixp.headers import SECURITY_HEADERS, CorsPolicy
+from ixp.metrics import UNMATCHED, Metrics
+from ixp.registry import Registry, load_registry
+from ixp.reload import RegistryWatcher
+from ixp.routing import Router
+from ixp.settings import Settings
+
+log = logging.getLogger("ixp")
+
+BodyReader = Callable[[int], Awaitable[bytes]]
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+_NO_BODY = frozenset({204, 304})
+
+
+class IXPApp:
+    """The IXP server. Build one with `create_app(settings)`; `ixp.app:app` is built from the environment."""
+
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry if registry is not None else load_registry(settings)
+        self.cors = CorsPolicy(settings)
+        self._public_headers = (("access-control-allow-origin", "*"), *(SECURITY_HEADERS if settings.security_headers else ()))
+        self.router = Router()
+        self.health_checks: dict[str, HealthCheck] = {}
+        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+        protocol.register(self.router, self)
+        self.metrics = Metrics(self.router.names())
+        self._watcher = RegistryWatcher(self) if settings.reload else None
+        self._started = False
+
+    # -- the core ---------------------------------------------------------------------------------
+
+    async def handle(
+        self, method: str, path: str, query_string: str, headers: HeaderMap, read_body: BodyReader, client: str = ""
+    ) -> Response:
+        start = perf_counter_ns()
+        route_key = UNMATCHED
+        error_code = None
+        try:
+            found = self.router.match(path)
+            if found is None:
+                raise IXPError(404, NOT_FOUND, f"No endpoint at '{path}'")
+            route, params = found
+            route_key = route.name
+            handler = route.handlers.get("GET" if method == "HEAD" else method)
+            if handler is None:
+                if method == "OPTIONS":
+                    response = self._options(route.allow, headers)
+                    self.metrics.record(route_key, 204, perf_counter_ns() - start, None)
+                    return response
+                raise IXPError(
+                    405,
+                    METHOD_NOT_ALLOWED,
+                    f"Method {method} not allowed on '{path}'. Allowed: {route.allow}",
+                    headers=[("allow", route.allow)],
+                )
+            request = Request(method, path, query_string, headers, b"", client)
+            if params:
+                request.state["path_params"] = params
+            if method in BODY_METHODS:
+                request.body = await read_body(self.settings.max_body_bytes)
+            result = handler(request)
+            response = await result if method in route.async_methods else result  # type: ignore[misc]
+        except IXPError as exc:
+            error_code = exc.code
+            response = Response(exc.status, [("content-type", JSON_CONTENT_TYPE)], exc.body())
+            if exc.headers:
+                response.headers.extend(exc.headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", method, path)
+            error_code = INTERNAL_ERROR
+            error = IXPError(500, INTERNAL_ERROR, "Internal server error")
+            response = Response(500, [("content-type", JSON_CONTENT_TYPE)], error.body())
+        if response.public:
+            response.headers.extend(self._public_headers)
+        else:
+            response.headers.extend(self.cors.headers(headers.get("origin")))
+        if method == "HEAD" or response.status in _NO_BODY:
+            response.body = b""
+        self.metrics.record(route_key, response.status, perf_counter_ns() - start, error_code)
+        return response
+
+    def _options(self, allow: str, headers: HeaderMap) -> Response:
+        """CORS preflight (always 204, as the SDK), or a plain OPTIONS listing the methods."""
+        if headers.get("access-control-request-method") is not None:
+            return Response(204, self.cors.preflight(headers.get("origin"), allow))
+        return Response(204, [("allow", allow), *self.cors.headers(headers.get("origin"))])
+
+    def swap_registry(self, registry: Registry) -> None:
+        """Replace the registry in one assignment: a request sees the old or the new one, never a mix."""
+        self.registry = registry
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for hook in self.startup_hooks:
+            await hook()
+        if self._watcher is not None:
+            self._watcher.start()
+
+    async def shutdown(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._watcher is not None:
+            await self._watcher.stop()
+        for hook in reversed(self.shutdown_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook %r failed", hook)
+
+    # -- RSGI (Granian's native interface) ---------------------------------------------------------
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.run_until_complete(self.startup())
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.run_until_complete(self.shutdown())
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        if scope.proto != "http":
+            proto.close(1008)  # no websocket endpoints
+            return
+        headers = scope.headers
+
+        async def read_body(limit: int) -> bytes:
+            if declared_length(headers, limit) is not None:
+                body: bytes = await proto()
+                if len(body) > limit:
+                    raise too_large(limit)
+                return body
+            chunks, size = [], 0
+            async for chunk in proto:
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+        response = await self.handle(scope.method, scope.path, scope.query_string, headers, read_body, scope.client)
+        proto.response_bytes(response.status, response.headers, response.body)
+
+    # -- ASGI ---------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._asgi_http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._asgi_lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _asgi_http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = lower_header_dict(scope["headers"])
+
+        async def read_body(limit: int) -> bytes:
+            declared_length(headers, limit)
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    break
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            return b"".join(chunks)
+
+        client = scope.get("client")
+        response = await self.handle(
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            read_body,
+            client[0] if client else "",
+        )
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        raw_headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _asgi_lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings | None = None) -> IXPApp:
+    """Build an app (raises `ConfigError` on invalid settings or registry files)."""
+    return IXPApp(settings if settings is not None else Settings.from_env())
+
+
+def __getattr__(name: str) -> Any:
+    # `ixp.app:app` is built on first access, from the environment, so that importing this module
+    # (tests, embedding) does not load a registry; Granian's `granian ixp.app` accesses it.
+    if name == "app":
+        global app
+        try:
+            app = create_app()
+        except ConfigError as exc:
+            sys.stderr.write("ixp: invalid configuration, not starting:\n" + "".join(f"  - {p}\n" for p in exc.problems))
+            sys.stderr.flush()
+            raise SystemExit(2) from None
+        return app
+    raise AttributeError(f"module 'ixp.app' has no attribute {name!r}")

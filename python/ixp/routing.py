@@ -1,0 +1,81 @@
+"""Method + path → handler. Static paths are one dict lookup; `{name}` segments are the fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ixp._http import Request, Response
+
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
+
+
+@dataclass
+class Route:
+    """One path and the handlers of its methods. `name` keys the route's metrics series."""
+
+    name: str
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    async_methods: set[str] = field(default_factory=set)
+    allow: str = ""
+
+    def add(self, method: str, handler: Handler, is_async: bool) -> None:
+        self.handlers[method] = handler
+        if is_async:
+            self.async_methods.add(method)
+        methods = set(self.handlers)
+        if "GET" in methods:
+            methods.add("HEAD")
+        methods.add("OPTIONS")
+        self.allow = ", ".join(sorted(methods))
+
+
+class Router:
+    def __init__(self) -> None:
+        self.static: dict[str, Route] = {}
+        self.dynamic: list[tuple[tuple[str, ...], Route]] = []
+
+    def add(self, method: str, path: str, handler: Handler, *, is_async: bool = False, name: str = "") -> None:
+        if "{" in path:
+            parts = tuple(path.strip("/").split("/"))
+            for existing_parts, route in self.dynamic:
+                if existing_parts == parts:
+                    route.add(method, handler, is_async)
+                    return
+            route = Route(name or path)
+            route.add(method, handler, is_async)
+            self.dynamic.append((parts, route))
+            return
+        route = self.static.get(path)
+        if route is None:
+            route = self.static[path] = Route(name or path)
+        route.add(method, handler, is_async)
+
+    def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route of a path (one trailing slash ignored) and its path parameters."""
+        route = self.static.get(path)
+        if route is not None:
+            return route, {}
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+            route = self.static.get(path)
+            if route is not None:
+                return route, {}
+        segments = path.strip("/").split("/")
+        for parts, route in self.dynamic:
+            if len(parts) != len(segments):
+                continue
+            params: dict[str, str] = {}
+            for pattern, segment in zip(parts, segments):
+                if pattern.startswith("{"):
+                    if not segment:
+                        break
+                    params[pattern[1:-1]] = segment
+                elif pattern != segment:
+                    break
+            else:
+                return route, params
+        return None
+
+    def names(self) -> list[str]:
+        return [r.name for r in self.static.values()] + [r.name for _, r in self.dynamic]

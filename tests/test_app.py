@@ -1,0 +1,186 @@
+"""The app core through ASGI: routing errors, bad input of every kind, lifecycle, HEAD/OPTIONS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import asgi_client, render_body
+
+JSON = {"content-type": "application/json"}
+
+
+def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["timestamp"].endswith("Z")
+    assert "stack" not in response.text and "Traceback" not in response.text
+    return error  # type: ignore[no-any-return]
+
+
+async def test_unknown_path_is_a_json_404(client: httpx.AsyncClient) -> None:
+    error = assert_envelope(await client.get("/ixp/nothing-here"), 404, "NOT_FOUND")
+    assert "/ixp/nothing-here" in error["message"]
+    assert_envelope(await client.get("/"), 404, "NOT_FOUND")
+
+
+async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ixp/render")
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "OPTIONS, POST"
+    response = await client.post("/ixp/intents", json={})
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+async def test_head_answers_every_get_route_without_a_body(client: httpx.AsyncClient) -> None:
+    response = await client.head("/ixp/intents")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert "etag" in response.headers
+
+
+async def test_trailing_slash_reaches_the_route(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/ixp/intents/")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{",
+        b"{'intent': 1}",
+        b"null",
+        b"42",
+        b'"abc"',
+        b"[]",
+        b"\xff\xfe\x00garbage",
+        b'{"intent": {"name": "show_faq"}} trailing',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"intent": "show_faq"}',
+        b'{"intent": {"name": 5}}',
+        b'{"intent": {"name": ["x"]}}',
+        b'{"intent": {"name": "show_faq"}, "options": "dark"}',
+        b'{"intent": {"name": "show_faq"}, "options": [1, 2]}',
+    ],
+)
+async def test_garbage_bodies_get_a_400_envelope(client: httpx.AsyncClient, body: bytes) -> None:
+    assert_envelope(await client.post("/ixp/render", content=body, headers=JSON), 400, "INVALID_REQUEST")
+
+
+async def test_empty_and_whitespace_bodies_are_400(client: httpx.AsyncClient) -> None:
+    for body in (b"", b"   \n"):
+        error = assert_envelope(await client.post("/ixp/render", content=body, headers=JSON), 400, "INVALID_REQUEST")
+        assert "empty" in error["message"]
+
+
+async def test_wrong_types_at_every_level_are_400(client: httpx.AsyncClient) -> None:
+    for parameters in (None, [], "x", 1, True):
+        response = await client.post("/ixp/render", json={"intent": {"name": "show_faq", "parameters": parameters}})
+        assert_envelope(response, 400, "INVALID_REQUEST")
+    nested = await client.post(
+        "/ixp/render", json=render_body("show_products", {"category": {"nested": ["deep"]}, "limit": "5"})
+    )
+    error = assert_envelope(nested, 400, "INVALID_REQUEST")
+    assert [i["path"] for i in error["details"]["validationErrors"]] == [["category"], ["limit"]]
+
+
+async def test_huge_numbers_are_rejected_not_crashed(client: httpx.AsyncClient) -> None:
+    for number in (b"1e400", b"-1e400", b"123456789012345678901234567890"):
+        body = b'{"intent": {"name": "show_products", "parameters": {"category": "books", "limit": ' + number + b"}}}"
+        response = await client.post("/ixp/render", content=body, headers=JSON)
+        assert 400 <= response.status_code < 500, response.text
+        assert response.json()["error"]["code"] == "INVALID_REQUEST"
+
+
+async def test_unicode_survives_the_round_trip(client: httpx.AsyncClient) -> None:
+    response = await client.post("/ixp/render", json=render_body("weather_forecast", {"city": "Zürich 東京"}))
+    assert response.json()["record"]["props"]["city"] == "Zürich 東京"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "fragment"),
+    [
+        (None, "Content-Type header is required"),
+        ("text/plain", "Unsupported Content-Type 'text/plain'"),
+        ("application/x-www-form-urlencoded", "Unsupported Content-Type"),
+        ("application/json; charset=utf-16", "Unsupported charset"),
+    ],
+)
+async def test_unsupported_content_type_is_415(client: httpx.AsyncClient, content_type: str | None, fragment: str) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = await client.post("/ixp/render", content=b'{"intent":{"name":"show_faq"}}', headers=headers)
+    error = assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert fragment in error["message"]
+
+
+async def test_json_suffix_and_utf8_charset_are_accepted(client: httpx.AsyncClient) -> None:
+    for content_type in ("application/json; charset=UTF-8", "application/vnd.ixp+json"):
+        response = await client.post(
+            "/ixp/render", content=b'{"intent":{"name":"show_faq"}}', headers={"content-type": content_type}
+        )
+        assert response.status_code == 200, content_type
+
+
+async def test_body_over_the_limit_is_413(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(max_body_bytes=64)
+    async with asgi_client(app) as client:
+        big = b'{"intent": {"name": "show_faq", "parameters": {"query": "' + b"x" * 100 + b'"}}}'
+        error = assert_envelope(await client.post("/ixp/render", content=big, headers=JSON), 413, "PAYLOAD_TOO_LARGE")
+        assert "64 bytes" in error["message"]
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(10):
+                yield b"x" * 20
+
+        streamed = await client.post("/ixp/render", content=chunks(), headers=JSON)  # no Content-Length
+        assert_envelope(streamed, 413, "PAYLOAD_TOO_LARGE")
+        ok = await client.post("/ixp/render", content=b'{"intent":{"name":"show_faq"}}', headers=JSON)
+        assert ok.status_code == 200
+
+
+async def test_unexpected_exception_is_a_500_envelope_without_internals(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+
+    def boom(request: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    app.router.add("GET", "/ixp/boom", boom)  # type: ignore[arg-type]
+    async with asgi_client(app) as client:
+        response = await client.get("/ixp/boom")
+        error = assert_envelope(response, 500, "INTERNAL_ERROR")
+        assert "secret" not in response.text
+        assert error["message"] == "Internal server error"
+
+
+async def test_repeated_query_parameter_is_400(client: httpx.AsyncClient) -> None:
+    assert_envelope(await client.get("/ixp/crawler_content?limit=1&limit=2"), 400, "INVALID_REQUEST")
+
+
+async def test_asgi_lifespan_runs_startup_and_shutdown_hooks(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    calls: list[str] = []
+
+    async def up() -> None:
+        calls.append("up")
+
+    async def down() -> None:
+        calls.append("down")
+
+    app.startup_hooks.append(up)
+    app.shutdown_hooks.append(down)
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan"}, receive, send)
+    assert calls == ["up", "down"]
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

@@ -1,0 +1,131 @@
+"""The app under a real Granian process, over RSGI (the default) and ASGI, on a loopback port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import render_body
+from servers import free_port, granian_command, running
+
+pytestmark = pytest.mark.granian
+
+
+@pytest.fixture(scope="module", params=["rsgi", "asgi"])
+def base_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    port = free_port()
+    with running(granian_command(port, request.param), port):
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_bundled_registry_is_served_with_no_configuration(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        intents = client.get("/ixp/intents")
+        assert intents.status_code == 200
+        assert len(intents.json()["intents"]) == 8
+        assert intents.headers["x-content-type-options"] == "nosniff"
+        assert client.get("/ixp/intents", headers={"if-none-match": intents.headers["etag"]}).status_code == 304
+        assert client.get("/ixp/health").json()["status"] == "healthy"
+        rendered = client.post("/ixp/render", json=render_body("weather_forecast", {"city": "Lisbon"}))
+        assert rendered.status_code == 200
+        assert rendered.json()["record"]["props"] == {"city": "Lisbon", "days": 3, "units": "metric"}
+        head = client.head("/ixp/components")
+        assert head.status_code == 200 and head.content == b""
+
+
+def test_errors_are_json_envelopes(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        cases = [
+            (client.post("/ixp/render", content=b"{", headers={"content-type": "application/json"}), 400),
+            (client.post("/ixp/render", content=b"", headers={"content-type": "application/json"}), 400),
+            (client.post("/ixp/render", content=b"\xff\xfe", headers={"content-type": "application/json"}), 400),
+            (client.post("/ixp/render", content=b"x", headers={"content-type": "text/plain"}), 415),
+            (client.get("/nowhere"), 404),
+            (client.delete("/ixp/intents"), 405),
+            (client.get("/ixp/crawler_content?limit=0"), 400),
+        ]
+        for response, status in cases:
+            assert response.status_code == status, response.text
+            assert response.headers["content-type"] == "application/json; charset=utf-8"
+            assert "error" in response.json()
+
+
+def test_oversized_body_is_413_without_reading_it(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        big = b'{"intent": {"name": "show_faq", "parameters": {"query": "' + b"x" * 2_000_000 + b'"}}}'
+        response = client.post("/ixp/render", content=big, headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_chunked_oversized_body_is_413(base_url: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"x" * 65536
+
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        response = client.post("/ixp/render", content=chunks(), headers={"content-type": "application/json"})
+        assert response.status_code == 413
+
+
+def test_raw_garbage_on_the_socket_does_not_kill_the_server(base_url: str) -> None:
+    port = int(base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"\x00\x01\x02 NOT HTTP\r\n\r\n")
+        sock.settimeout(5)
+        try:
+            sock.recv(1024)
+        except (TimeoutError, ConnectionResetError):
+            pass
+    assert httpx.get(f"{base_url}/ixp/health", timeout=10).status_code == 200
+
+
+def test_metrics_count_real_requests(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        before = client.get("/ixp/metrics").json()["requests"]["total"]
+        for _ in range(5):
+            client.get("/ixp/theme")
+        after = client.get("/ixp/metrics").json()
+        assert after["requests"]["total"] == before + 6  # 5 theme + the previous metrics call
+        assert "ixp_request_duration_seconds_bucket" in client.get("/ixp/metrics?format=prometheus").text
+
+
+def test_invalid_configuration_stops_granian_with_a_nonzero_exit(tmp_path: Path) -> None:
+    bad = tmp_path / "intents.json"
+    bad.write_text('{"intents": [{"name": "x"}]}')
+    port = free_port()
+    result = subprocess.run(
+        granian_command(port),
+        env={**__import__("os").environ, "IXP_INTENTS": str(bad)},
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).decode()
+    assert "field 'description' must be a non-empty string" in output
+    assert str(bad) in output
+
+
+def test_ixp_serve_validates_before_starting(tmp_path: Path) -> None:
+    bad = tmp_path / "components.json"
+    bad.write_text('{"components": {"X": {"framework": "svelte"}}}')
+    result = subprocess.run(
+        [sys.executable, "-m", "ixp.cli", "serve", "--components", str(bad), "--port", str(free_port())],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "components['X']: field 'framework' must be one of react, vue, vanilla" in result.stderr.decode()
+
+
+def test_ixp_serve_starts_granian_with_flags(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "ixp.cli", "serve", "--port", str(port), "--interface", "asgi"]
+    with running(command, port):
+        assert httpx.get(f"http://127.0.0.1:{port}/ixp/intents", timeout=10).status_code == 200
