@@ -53,7 +53,9 @@ def running(
             process.wait(timeout=5)
 
 
-def granian_command(port: int, interface: str = "rsgi", target: str = "ixp.app", workers: int = 1) -> list[str]:
+def granian_command(
+    port: int, interface: str = "rsgi", target: str = "ixp.app", workers: int = 1
+) -> list[str]:
     return [
         sys.executable, "-m", "granian", "--interface", interface, "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--no-ws", target,

@@ -73,13 +73,17 @@ async def test_garbage_bodies_get_a_400_envelope(client: httpx.AsyncClient, body
 
 async def test_empty_and_whitespace_bodies_are_400(client: httpx.AsyncClient) -> None:
     for body in (b"", b"   \n"):
-        error = assert_envelope(await client.post("/ixp/render", content=body, headers=JSON), 400, "INVALID_REQUEST")
+        error = assert_envelope(
+            await client.post("/ixp/render", content=body, headers=JSON), 400, "INVALID_REQUEST"
+        )
         assert "empty" in error["message"]
 
 
 async def test_wrong_types_at_every_level_are_400(client: httpx.AsyncClient) -> None:
     for parameters in (None, [], "x", 1, True):
-        response = await client.post("/ixp/render", json={"intent": {"name": "show_faq", "parameters": parameters}})
+        response = await client.post(
+            "/ixp/render", json={"intent": {"name": "show_faq", "parameters": parameters}}
+        )
         assert_envelope(response, 400, "INVALID_REQUEST")
     nested = await client.post(
         "/ixp/render", json=render_body("show_products", {"category": {"nested": ["deep"]}, "limit": "5"})
@@ -90,7 +94,11 @@ async def test_wrong_types_at_every_level_are_400(client: httpx.AsyncClient) -> 
 
 async def test_huge_numbers_are_rejected_not_crashed(client: httpx.AsyncClient) -> None:
     for number in (b"1e400", b"-1e400", b"123456789012345678901234567890"):
-        body = b'{"intent": {"name": "show_products", "parameters": {"category": "books", "limit": ' + number + b"}}}"
+        body = (
+            b'{"intent": {"name": "show_products", "parameters": {"category": "books", "limit": '
+            + number
+            + b"}}}"
+        )
         response = await client.post("/ixp/render", content=body, headers=JSON)
         assert 400 <= response.status_code < 500, response.text
         assert response.json()["error"]["code"] == "INVALID_REQUEST"
@@ -110,7 +118,9 @@ async def test_unicode_survives_the_round_trip(client: httpx.AsyncClient) -> Non
         ("application/json; charset=utf-16", "Unsupported charset"),
     ],
 )
-async def test_unsupported_content_type_is_415(client: httpx.AsyncClient, content_type: str | None, fragment: str) -> None:
+async def test_unsupported_content_type_is_415(
+    client: httpx.AsyncClient, content_type: str | None, fragment: str
+) -> None:
     headers = {} if content_type is None else {"content-type": content_type}
     response = await client.post("/ixp/render", content=b'{"intent":{"name":"show_faq"}}', headers=headers)
     error = assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
@@ -129,7 +139,9 @@ async def test_body_over_the_limit_is_413(make_app) -> None:  # type: ignore[no-
     app = make_app(max_body_bytes=64)
     async with asgi_client(app) as client:
         big = b'{"intent": {"name": "show_faq", "parameters": {"query": "' + b"x" * 100 + b'"}}}'
-        error = assert_envelope(await client.post("/ixp/render", content=big, headers=JSON), 413, "PAYLOAD_TOO_LARGE")
+        error = assert_envelope(
+            await client.post("/ixp/render", content=big, headers=JSON), 413, "PAYLOAD_TOO_LARGE"
+        )
         assert "64 bytes" in error["message"]
 
         async def chunks():  # type: ignore[no-untyped-def]

@@ -71,7 +71,9 @@ async def test_cursor_pages_through_everything_exactly_once(make_app, write_regi
 async def test_type_and_last_updated_filters_are_applied(make_app, write_registry) -> None:  # type: ignore[no-untyped-def]
     intents_path, components_path = write_registry(intents=many_intents(28))
     async with asgi_client(make_app(intents=str(intents_path), components=str(components_path))) as client:
-        recent = (await client.get("/ixp/crawler_content?type=intent&lastUpdated=2025-01-20T00:00:00Z")).json()
+        recent = (
+            await client.get("/ixp/crawler_content?type=intent&lastUpdated=2025-01-20T00:00:00Z")
+        ).json()
         assert sorted(c["lastUpdated"][:10] for c in recent["contents"])[0] == "2025-01-20"
         assert recent["pagination"]["total"] == 9
         components = (await client.get("/ixp/crawler_content?type=component")).json()

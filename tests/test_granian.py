@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -30,7 +31,9 @@ def test_bundled_registry_is_served_with_no_configuration(base_url: str) -> None
         assert intents.status_code == 200
         assert len(intents.json()["intents"]) == 8
         assert intents.headers["x-content-type-options"] == "nosniff"
-        assert client.get("/ixp/intents", headers={"if-none-match": intents.headers["etag"]}).status_code == 304
+        assert (
+            client.get("/ixp/intents", headers={"if-none-match": intents.headers["etag"]}).status_code == 304
+        )
         assert client.get("/ixp/health").json()["status"] == "healthy"
         rendered = client.post("/ixp/render", json=render_body("weather_forecast", {"city": "Lisbon"}))
         assert rendered.status_code == 200
@@ -44,7 +47,10 @@ def test_errors_are_json_envelopes(base_url: str) -> None:
         cases = [
             (client.post("/ixp/render", content=b"{", headers={"content-type": "application/json"}), 400),
             (client.post("/ixp/render", content=b"", headers={"content-type": "application/json"}), 400),
-            (client.post("/ixp/render", content=b"\xff\xfe", headers={"content-type": "application/json"}), 400),
+            (
+                client.post("/ixp/render", content=b"\xff\xfe", headers={"content-type": "application/json"}),
+                400,
+            ),
             (client.post("/ixp/render", content=b"x", headers={"content-type": "text/plain"}), 415),
             (client.get("/nowhere"), 404),
             (client.delete("/ixp/intents"), 405),
@@ -79,10 +85,8 @@ def test_raw_garbage_on_the_socket_does_not_kill_the_server(base_url: str) -> No
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"\x00\x01\x02 NOT HTTP\r\n\r\n")
         sock.settimeout(5)
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
             sock.recv(1024)
-        except (TimeoutError, ConnectionResetError):
-            pass
     assert httpx.get(f"{base_url}/ixp/health", timeout=10).status_code == 200
 
 

@@ -9,7 +9,11 @@ from ixp.headers import SECURITY_HEADERS
 
 
 async def test_security_headers_on_every_response_including_errors(client: httpx.AsyncClient) -> None:
-    for response in (await client.get("/ixp/intents"), await client.get("/nope"), await client.get("/ixp/render")):
+    for response in (
+        await client.get("/ixp/intents"),
+        await client.get("/nope"),
+        await client.get("/ixp/render"),
+    ):
         for name, value in SECURITY_HEADERS:
             assert response.headers[name] == value
         assert "x-powered-by" not in response.headers
@@ -66,7 +70,9 @@ async def test_plain_options_lists_allowed_methods(client: httpx.AsyncClient) ->
 
 
 async def test_cors_settings_are_applied(make_app) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(cors_origins=("https://a.example",), cors_methods=("GET", "POST"), cors_headers=("X-Custom",))
+    app = make_app(
+        cors_origins=("https://a.example",), cors_methods=("GET", "POST"), cors_headers=("X-Custom",)
+    )
     async with asgi_client(app) as client:
         response = await client.options(
             "/ixp/render", headers={"origin": "https://a.example", "access-control-request-method": "POST"}

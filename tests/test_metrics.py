@@ -54,7 +54,9 @@ async def test_prometheus_by_accept_header_and_query(client: httpx.AsyncClient) 
         assert 'ixp_request_duration_seconds_bucket{route="/ixp/intents",le="+Inf"} 2' in text
         buckets = [
             int(v)
-            for v in re.findall(r'ixp_request_duration_seconds_bucket\{route="/ixp/intents",le="[^"]+"\} (\d+)', text)
+            for v in re.findall(
+                r'ixp_request_duration_seconds_bucket\{route="/ixp/intents",le="[^"]+"\} (\d+)', text
+            )
         ]
         assert buckets == sorted(buckets)  # cumulative
         assert re.search(r"^process_resident_memory_bytes \d+$", text, re.M)

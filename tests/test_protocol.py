@@ -29,7 +29,7 @@ async def test_components_inject_name_and_default_security_policy(client: httpx.
         "maxBundleSize": "200KB",
     }
     assert components["OrderTracker"]["securityPolicy"]["maxBundleSize"] == "100KB"
-    assert list(components["WeatherCard"])[0] == "name"
+    assert next(iter(components["WeatherCard"])) == "name"
 
 
 async def test_theme_is_the_sdk_default_with_ordered_palette(client: httpx.AsyncClient) -> None:
@@ -37,7 +37,18 @@ async def test_theme_is_the_sdk_default_with_ordered_palette(client: httpx.Async
     assert body["version"] == "1.0.0"
     theme = body["theme"]
     assert theme["name"] == "default"
-    assert list(theme["colors"]["primary"]) == ["50", "100", "200", "300", "400", "500", "600", "700", "800", "900"]
+    assert list(theme["colors"]["primary"]) == [
+        "50",
+        "100",
+        "200",
+        "300",
+        "400",
+        "500",
+        "600",
+        "700",
+        "800",
+        "900",
+    ]
     assert theme["colors"]["primary"]["500"] == "#3b82f6"
 
 
@@ -87,7 +98,9 @@ async def test_render_options_override_validated_props(client: httpx.AsyncClient
     assert response.json()["record"]["props"] == {"city": "Oslo", "days": 9, "units": "metric", "x": 1}
 
 
-async def test_render_without_parameters_renders_intents_with_no_required_fields(client: httpx.AsyncClient) -> None:
+async def test_render_without_parameters_renders_intents_with_no_required_fields(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.post("/ixp/render", json={"intent": {"name": "show_faq"}})
     assert response.status_code == 200
     assert response.json()["record"]["props"]["menuItems"][0]["id"] == "shipping"
@@ -101,7 +114,11 @@ async def test_render_missing_intent_name_is_400(client: httpx.AsyncClient, body
     response = await client.post("/ixp/render", json=body)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error == {"code": "INVALID_REQUEST", "message": "Missing required parameter 'intent.name'", "timestamp": error["timestamp"]}
+    assert error == {
+        "code": "INVALID_REQUEST",
+        "message": "Missing required parameter 'intent.name'",
+        "timestamp": error["timestamp"],
+    }
 
 
 async def test_render_unknown_intent_is_404(client: httpx.AsyncClient) -> None:
@@ -113,12 +130,15 @@ async def test_render_unknown_intent_is_404(client: httpx.AsyncClient) -> None:
 
 
 async def test_render_invalid_parameters_is_400_with_issues(client: httpx.AsyncClient) -> None:
-    response = await client.post("/ixp/render", json=render_body("show_products", {"category": "toys", "limit": 100}))
+    response = await client.post(
+        "/ixp/render", json=render_body("show_products", {"category": "toys", "limit": 100})
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["message"] == (
-        "Parameter validation failed: Invalid enum value. Expected 'electronics' | 'books' | 'clothing' | 'home', "
-        "received 'toys' at 'category', Number must be less than or equal to 50 at 'limit'"
+        "Parameter validation failed: Invalid enum value. "
+        "Expected 'electronics' | 'books' | 'clothing' | 'home', received 'toys' at 'category', "
+        "Number must be less than or equal to 50 at 'limit'"
     )
     assert [i["code"] for i in error["details"]["validationErrors"]] == ["invalid_enum_value", "too_big"]
 
@@ -180,7 +200,14 @@ async def test_sdk_config_advertises_the_real_paths(client: httpx.AsyncClient) -
     assert response.headers["cache-control"] == "public, max-age=300"
     assert response.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in response.headers
-    for path in ("/ixp/intents", "/ixp/menu", "/ixp/init", "/ixp/health", "/ixp/metrics", "/ixp/crawler_content"):
+    for path in (
+        "/ixp/intents",
+        "/ixp/menu",
+        "/ixp/init",
+        "/ixp/health",
+        "/ixp/metrics",
+        "/ixp/crawler_content",
+    ):
         assert (await client.get(path)).status_code == 200, path
 
 

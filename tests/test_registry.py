@@ -42,7 +42,10 @@ def test_every_intent_problem_is_reported_with_file_entry_and_field(write_regist
     intents["intents"][3]["priority"] = "high"
     found = problems(write_registry, intents=intents)
     assert len(found) == 4
-    assert "intents.json: intents[0] ('show_welcome'): field 'description' must be a non-empty string" in found[0]
+    assert (
+        "intents.json: intents[0] ('show_welcome'): field 'description' must be a non-empty string"
+        in found[0]
+    )
     assert "intents[1] ('show_products')" in found[1] and "parameters" in found[1]
     assert "field 'crawlable' must be a boolean" in found[2]
     assert "field 'priority' must be an integer" in found[3]
@@ -58,16 +61,25 @@ def test_component_problems(write_registry) -> None:  # type: ignore[no-untyped-
     components["components"]["OrderTracker"]["securityPolicy"]["csp"] = {"script-src": ["'unsafe-eval'"]}
     found = problems(write_registry, components=components)
     text = "\n".join(found)
-    assert "components['WeatherCard']: field 'framework' must be one of react, vue, vanilla, got 'svelte'" in text
+    assert (
+        "components['WeatherCard']: field 'framework' must be one of react, vue, vanilla, got 'svelte'"
+        in text
+    )
     assert "field 'allowedOrigins' must be a list" in text
     assert "field 'performance.tti'" in text
     assert "field 'propsSchema.properties.city.type'" in text
-    assert "components['OrderTracker']: field 'securityPolicy.csp.script-src' must not allow 'unsafe-eval'" in text
+    assert (
+        "components['OrderTracker']: field 'securityPolicy.csp.script-src' must not allow 'unsafe-eval'"
+        in text
+    )
 
 
 def test_integer_props_are_accepted_for_components(write_registry) -> None:  # type: ignore[no-untyped-def]
     registry, _ = load(write_registry)
-    assert registry.components["ProductGrid"].definition["propsSchema"]["properties"]["limit"]["type"] == "integer"
+    assert (
+        registry.components["ProductGrid"].definition["propsSchema"]["properties"]["limit"]["type"]
+        == "integer"
+    )
 
 
 def test_duplicate_intent_names_are_an_error(write_registry) -> None:  # type: ignore[no-untyped-def]
@@ -101,7 +113,7 @@ def test_bad_intents_file(tmp_path: Path, write_registry, content: str, fragment
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="missing.json: intents file not found"):
+    with pytest.raises(ConfigError, match=r"missing\.json: intents file not found"):
         load_registry(Settings(intents=str(tmp_path / "missing.json")))
 
 
@@ -127,5 +139,7 @@ def test_each_load_is_a_new_version_with_its_own_render_envelopes(write_registry
     second, _ = load(write_registry)
     assert second.version > first.version
     prefix, suffix = first.envelopes["show_faq"]
-    assert prefix.startswith(b'{"record":{"moduleUrl":"/ixp/public/components/faq.js","exportName":"FaqAccordion","props":')
+    assert prefix.startswith(
+        b'{"record":{"moduleUrl":"/ixp/public/components/faq.js","exportName":"FaqAccordion","props":'
+    )
     assert suffix.endswith(b',"ttl":600}')

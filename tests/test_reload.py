@@ -11,7 +11,9 @@ from ixp.reload import RegistryWatcher
 
 async def test_valid_edit_is_picked_up_and_bad_edit_keeps_the_old_registry(make_app, write_registry) -> None:  # type: ignore[no-untyped-def]
     intents_path, components_path = write_registry()
-    app = make_app(intents=str(intents_path), components=str(components_path), reload=True, reload_interval=0.05)
+    app = make_app(
+        intents=str(intents_path), components=str(components_path), reload=True, reload_interval=0.05
+    )
     async with asgi_client(app) as client:
         await app.startup()
         try:

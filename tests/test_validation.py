@@ -36,7 +36,13 @@ def test_sdk_example_message_and_issues_byte_for_byte() -> None:
     )
     assert error.details == {
         "validationErrors": [
-            {"code": "invalid_type", "expected": "string", "received": "undefined", "path": ["name"], "message": "Required"},
+            {
+                "code": "invalid_type",
+                "expected": "string",
+                "received": "undefined",
+                "path": ["name"],
+                "message": "Required",
+            },
             {
                 "received": "blue",
                 "code": "invalid_enum_value",
@@ -116,7 +122,9 @@ def test_all_string_rules_are_reported_together() -> None:
 
 
 def test_unknown_or_missing_type_accepts_anything_with_a_warning() -> None:
-    validator = ParameterValidator(schema({"any": {"description": "no type"}, "u": {"type": ["string", "null"]}}))
+    validator = ParameterValidator(
+        schema({"any": {"description": "no type"}, "u": {"type": ["string", "null"]}})
+    )
     assert validator.validate({"any": [1], "u": None}) == {"any": [1], "u": None}
     assert len(validator.warnings) == 2
 
@@ -128,11 +136,26 @@ def test_unknown_or_missing_type_accepts_anything_with_a_warning() -> None:
         (None, 'must be a JSON-Schema object with "type": "object"'),
         ({"type": "object", "properties": []}, "parameters.properties: expected an object"),
         ({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["b"]}, "not declared"),
-        ({"type": "object", "properties": {"a": {"type": "string", "pattern": "("}}}, "invalid regular expression"),
-        ({"type": "object", "properties": {"a": {"type": "string", "enum": []}}}, "non-empty list of strings"),
-        ({"type": "object", "properties": {"a": {"type": "number", "minimum": "1"}}}, "expected a finite number"),
-        ({"type": "object", "properties": {"a": {"type": "string", "minLength": -1}}}, "non-negative integer"),
-        ({"type": "object", "properties": {"a": 5}}, "parameters.properties.a: expected a JSON-Schema object"),
+        (
+            {"type": "object", "properties": {"a": {"type": "string", "pattern": "("}}},
+            "invalid regular expression",
+        ),
+        (
+            {"type": "object", "properties": {"a": {"type": "string", "enum": []}}},
+            "non-empty list of strings",
+        ),
+        (
+            {"type": "object", "properties": {"a": {"type": "number", "minimum": "1"}}},
+            "expected a finite number",
+        ),
+        (
+            {"type": "object", "properties": {"a": {"type": "string", "minLength": -1}}},
+            "non-negative integer",
+        ),
+        (
+            {"type": "object", "properties": {"a": 5}},
+            "parameters.properties.a: expected a JSON-Schema object",
+        ),
     ],
 )
 def test_schema_problems_are_caught_at_load_time_with_the_field(bad: Any, fragment: str) -> None:

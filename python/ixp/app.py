@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from typing import Any
 
-from ixp import protocol
+from ixp import processing, protocol
 from ixp._http import (
     BODY_METHODS,
     JSON_CONTENT_TYPE,
@@ -24,7 +24,7 @@ from ixp._http import (
     lower_header_dict,
     too_large,
 )
-from ixp.errors import INTERNAL_ERROR, ConfigError, METHOD_NOT_ALLOWED, NOT_FOUND, IXPError
+from ixp.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, ConfigError, IXPError
 from ixp.headers import SECURITY_HEADERS, CorsPolicy
 from ixp.metrics import UNMATCHED, Metrics
 from ixp.registry import Registry, load_registry
@@ -46,20 +46,31 @@ class IXPApp:
         self.settings = settings
         self.registry = registry if registry is not None else load_registry(settings)
         self.cors = CorsPolicy(settings)
-        self._public_headers = (("access-control-allow-origin", "*"), *(SECURITY_HEADERS if settings.security_headers else ()))
+        self._public_headers = (
+            ("access-control-allow-origin", "*"),
+            *(SECURITY_HEADERS if settings.security_headers else ()),
+        )
         self.router = Router()
         self.health_checks: dict[str, HealthCheck] = {}
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.registry_listeners: list[Callable[[Registry], None]] = []
         protocol.register(self.router, self)
         self.metrics = Metrics(self.router.names())
+        self.processor = processing.register(self)
         self._watcher = RegistryWatcher(self) if settings.reload else None
         self._started = False
 
     # -- the core ---------------------------------------------------------------------------------
 
     async def handle(
-        self, method: str, path: str, query_string: str, headers: HeaderMap, read_body: BodyReader, client: str = ""
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: HeaderMap,
+        read_body: BodyReader,
+        client: str = "",
     ) -> Response:
         start = perf_counter_ns()
         route_key = UNMATCHED
@@ -88,7 +99,7 @@ class IXPApp:
             if method in BODY_METHODS:
                 request.body = await read_body(self.settings.max_body_bytes)
             result = handler(request)
-            response = await result if method in route.async_methods else result  # type: ignore[misc]
+            response = await result if method in route.async_methods else result  # type: ignore[misc,assignment]
         except IXPError as exc:
             error_code = exc.code
             response = Response(exc.status, [("content-type", JSON_CONTENT_TYPE)], exc.body())
@@ -117,6 +128,8 @@ class IXPApp:
     def swap_registry(self, registry: Registry) -> None:
         """Replace the registry in one assignment: a request sees the old or the new one, never a mix."""
         self.registry = registry
+        for listener in self.registry_listeners:
+            listener(registry)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -169,7 +182,9 @@ class IXPApp:
                 chunks.append(chunk)
             return b"".join(chunks)
 
-        response = await self.handle(scope.method, scope.path, scope.query_string, headers, read_body, scope.client)
+        response = await self.handle(
+            scope.method, scope.path, scope.query_string, headers, read_body, scope.client
+        )
         proto.response_bytes(response.status, response.headers, response.body)
 
     # -- ASGI ---------------------------------------------------------------------------------------
@@ -236,6 +251,9 @@ def create_app(settings: Settings | None = None) -> IXPApp:
     return IXPApp(settings if settings is not None else Settings.from_env())
 
 
+app: IXPApp  # built on first access by __getattr__ below
+
+
 def __getattr__(name: str) -> Any:
     # `ixp.app:app` is built on first access, from the environment, so that importing this module
     # (tests, embedding) does not load a registry; Granian's `granian ixp.app` accesses it.
@@ -244,7 +262,9 @@ def __getattr__(name: str) -> Any:
         try:
             app = create_app()
         except ConfigError as exc:
-            sys.stderr.write("ixp: invalid configuration, not starting:\n" + "".join(f"  - {p}\n" for p in exc.problems))
+            sys.stderr.write(
+                "ixp: invalid configuration, not starting:\n" + "".join(f"  - {p}\n" for p in exc.problems)
+            )
             sys.stderr.flush()
             raise SystemExit(2) from None
         return app

@@ -65,7 +65,9 @@ def _parse_limit(raw: str | None) -> int:
     try:
         limit = int(raw)
     except ValueError:
-        raise bad_request(f"Query parameter 'limit' must be an integer from 1 to {MAX_LIMIT}, got '{raw}'") from None
+        raise bad_request(
+            f"Query parameter 'limit' must be an integer from 1 to {MAX_LIMIT}, got '{raw}'"
+        ) from None
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_request(f"Query parameter 'limit' must be an integer from 1 to {MAX_LIMIT}, got {limit}")
     return limit

@@ -121,7 +121,7 @@ def check_component(name: str, raw: Any, where: str, problems: Problems) -> Comp
 
 def _check_props_schema(schema: Any, where: str, problems: Problems) -> None:
     if not isinstance(schema, dict) or schema.get("type") != "object":
-        problems.add(where, "field 'propsSchema' must be an object schema with \"type\": \"object\"")
+        problems.add(where, 'field \'propsSchema\' must be an object schema with "type": "object"')
         return
     properties = schema.get("properties", {})
     if not isinstance(properties, dict):
@@ -255,5 +255,11 @@ def render_envelope(intent: Intent, component: Component) -> tuple[bytes, bytes]
         + _encode(definition["exportName"])
         + b',"props":'
     )
-    suffix = b'},"component":' + _encode(definition) + b',"ttl":' + str(ttl_seconds(intent, component)).encode() + b"}"
+    suffix = (
+        b'},"component":'
+        + _encode(definition)
+        + b',"ttl":'
+        + str(ttl_seconds(intent, component)).encode()
+        + b"}"
+    )
     return prefix, suffix

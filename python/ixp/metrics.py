@@ -72,7 +72,7 @@ class Metrics:
         for stats in self.routes.values():
             merged.merge(stats.histogram)
             errors += stats.errors
-            by_class = [a + b for a, b in zip(by_class, stats.by_class)]
+            by_class = [a + b for a, b in zip(by_class, stats.by_class, strict=True)]
         return merged, errors, by_class
 
     def _summary(self, histogram: LatencyHistogram, errors: int, uptime: float) -> dict[str, Any]:
@@ -139,14 +139,24 @@ class Metrics:
                 below = histogram.count_at_or_below(int(bound * 1e9))
                 lines.append(f'ixp_request_duration_seconds_bucket{{route="{label}",le="{bound}"}} {below}')
             lines.append(f'ixp_request_duration_seconds_bucket{{route="{label}",le="+Inf"}} {count}')
-            lines.append(f'ixp_request_duration_seconds_sum{{route="{label}"}} {histogram.mean * count / 1e9:.9f}')
+            lines.append(
+                f'ixp_request_duration_seconds_sum{{route="{label}"}} {histogram.mean * count / 1e9:.9f}'
+            )
             lines.append(f'ixp_request_duration_seconds_count{{route="{label}"}} {count}')
-        lines += ["# HELP ixp_requests_total Responses by route and status class.", "# TYPE ixp_requests_total counter"]
+        lines += [
+            "# HELP ixp_requests_total Responses by route and status class.",
+            "# TYPE ixp_requests_total counter",
+        ]
         for name, stats in self.routes.items():
             for status_class, n in enumerate(stats.by_class):
                 if n:
-                    lines.append(f'ixp_requests_total{{route="{_label(name)}",status="{status_class}xx"}} {n}')
-        lines += ["# HELP ixp_errors_total Error responses by protocol error code.", "# TYPE ixp_errors_total counter"]
+                    lines.append(
+                        f'ixp_requests_total{{route="{_label(name)}",status="{status_class}xx"}} {n}'
+                    )
+        lines += [
+            "# HELP ixp_errors_total Error responses by protocol error code.",
+            "# TYPE ixp_errors_total counter",
+        ]
         for code, n in sorted(self.errors_by_code.items()):
             lines.append(f'ixp_errors_total{{code="{_label(code)}"}} {n}')
         process = process_stats()
@@ -155,7 +165,12 @@ class Metrics:
             ("ixp_components_total", "Registered components.", "gauge", registry_counts[1]),
             ("ixp_uptime_seconds", "Seconds since this worker started.", "gauge", round(self.uptime(), 3)),
             ("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", process["rssBytes"]),
-            ("process_cpu_seconds_total", "User and system CPU time in seconds.", "counter", process["cpuSeconds"]),
+            (
+                "process_cpu_seconds_total",
+                "User and system CPU time in seconds.",
+                "counter",
+                process["cpuSeconds"],
+            ),
         ]
         for metric, help_text, kind, value in gauges:
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}", f"{metric} {value}"]

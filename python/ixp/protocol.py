@@ -139,7 +139,12 @@ def register(router: Router, app: IXPApp) -> None:
             entries = [e for e in entries if e["featured"]]
         if limit > 0:
             entries = entries[:limit]
-        body = {"intents": entries, "total": len(entries), "featured": featured_only, "timestamp": utc_now_iso()}
+        body = {
+            "intents": entries,
+            "total": len(entries),
+            "featured": featured_only,
+            "timestamp": utc_now_iso(),
+        }
         return json_response(200, _encoder.encode(body))
 
     async def health(request: Request) -> Response:
@@ -169,7 +174,9 @@ def register(router: Router, app: IXPApp) -> None:
             raise bad_request(f"Query parameter 'format' must be 'json' or 'prometheus', got '{output}'")
         accept = request.headers.get("accept") or ""
         if output == "prometheus" or (output is None and "text/plain" in accept):
-            return Response(200, [("content-type", PROMETHEUS_CONTENT_TYPE)], app.metrics.to_prometheus(counts))
+            return Response(
+                200, [("content-type", PROMETHEUS_CONTENT_TYPE)], app.metrics.to_prometheus(counts)
+            )
         return json_response(200, app.metrics.to_json(counts))
 
     router.add("GET", "/ixp/intents", intents)

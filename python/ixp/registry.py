@@ -147,7 +147,8 @@ def parse_components(document: Any, label: str, problems: Problems) -> list[Comp
     raw_components = document.get("components") if isinstance(document, dict) else None
     if isinstance(raw_components, list):
         items = [
-            (str(c.get("name", i)) if isinstance(c, dict) else str(i), c) for i, c in enumerate(raw_components)
+            (str(c.get("name", i)) if isinstance(c, dict) else str(i), c)
+            for i, c in enumerate(raw_components)
         ]
     elif isinstance(raw_components, dict):
         items = list(raw_components.items())

@@ -64,7 +64,9 @@ class RegistryWatcher:
             registry = load_registry(self.app.settings)
         except ConfigError as exc:
             self.failures += 1
-            log.error("registry reload rejected, still serving version %d:\n%s", self.app.registry.version, exc)
+            log.error(
+                "registry reload rejected, still serving version %d:\n%s", self.app.registry.version, exc
+            )
             return current
         self.app.swap_registry(registry)
         self.reloads += 1

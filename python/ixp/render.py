@@ -45,6 +45,17 @@ def render_intent(
 ) -> bytes:
     """The encoded descriptor `{record, component, ttl}`, or the protocol's error, in the SDK's order:
     missing name 400, origin 403, unknown intent 404, parameters 400, missing component 404."""
+    return resolve_intent(registry, name, parameters, options, origin)[1]
+
+
+def resolve_intent(
+    registry: Registry,
+    name: str,
+    parameters: Any,
+    options: dict[str, Any] | None,
+    origin: str | None,
+) -> tuple[dict[str, Any], bytes]:
+    """`render_intent`, also returning the validated parameters (before `options` are merged)."""
     if not name:
         raise bad_request("Missing required parameter 'intent.name'")
     intent = registry.intents.get(name)
@@ -65,10 +76,8 @@ def render_intent(
         raise IXPError(404, COMPONENT_NOT_FOUND, f"Component '{intent.component}' not found")
     if intent.deprecated or (component is not None and component.deprecated):
         _warn_deprecated(registry, intent.name)
-    if options:
-        props = {**props, **options}
     prefix, suffix = envelope
-    return prefix + _encode(props) + suffix
+    return props, prefix + _encode({**props, **options} if options else props) + suffix
 
 
 def _warn_deprecated(registry: Registry, name: str) -> None:

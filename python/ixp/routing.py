@@ -35,7 +35,9 @@ class Router:
         self.static: dict[str, Route] = {}
         self.dynamic: list[tuple[tuple[str, ...], Route]] = []
 
-    def add(self, method: str, path: str, handler: Handler, *, is_async: bool = False, name: str = "") -> None:
+    def add(
+        self, method: str, path: str, handler: Handler, *, is_async: bool = False, name: str = ""
+    ) -> None:
         if "{" in path:
             parts = tuple(path.strip("/").split("/"))
             for existing_parts, route in self.dynamic:
@@ -46,10 +48,10 @@ class Router:
             route.add(method, handler, is_async)
             self.dynamic.append((parts, route))
             return
-        route = self.static.get(path)
-        if route is None:
-            route = self.static[path] = Route(name or path)
-        route.add(method, handler, is_async)
+        static = self.static.get(path)
+        if static is None:
+            static = self.static[path] = Route(name or path)
+        static.add(method, handler, is_async)
 
     def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
         """The route of a path (one trailing slash ignored) and its path parameters."""
@@ -58,15 +60,15 @@ class Router:
             return route, {}
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
-            route = self.static.get(path)
-            if route is not None:
-                return route, {}
+            trimmed = self.static.get(path)
+            if trimmed is not None:
+                return trimmed, {}
         segments = path.strip("/").split("/")
-        for parts, route in self.dynamic:
+        for parts, candidate in self.dynamic:
             if len(parts) != len(segments):
                 continue
             params: dict[str, str] = {}
-            for pattern, segment in zip(parts, segments):
+            for pattern, segment in zip(parts, segments, strict=True):
                 if pattern.startswith("{"):
                     if not segment:
                         break
@@ -74,7 +76,7 @@ class Router:
                 elif pattern != segment:
                     break
             else:
-                return route, params
+                return candidate, params
         return None
 
     def names(self) -> list[str]:

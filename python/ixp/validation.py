@@ -128,10 +128,10 @@ def validation_error(issues: Issues) -> IXPError:
     parts = []
     for issue in issues:
         path = issue["path"]
-        parts.append(f"{issue['message']} at '{'.'.join(str(p) for p in path)}'" if path else issue["message"])
-    return bad_request(
-        "Parameter validation failed: " + ", ".join(parts), {"validationErrors": issues}
-    )
+        parts.append(
+            f"{issue['message']} at '{'.'.join(str(p) for p in path)}'" if path else issue["message"]
+        )
+    return bad_request("Parameter validation failed: " + ", ".join(parts), {"validationErrors": issues})
 
 
 def _compile(spec: Any, where: str, warnings: list[str]) -> Check:
@@ -256,13 +256,12 @@ def _compile_number(spec: dict[str, Any], where: str, integer: bool) -> Check:
                     }
                 )
                 return _INVALID
-            if integer:
-                if not value.is_integer():
-                    issue = _type_issue("integer", value, path)
-                    issue["received"] = "float"
-                    issue["message"] = "Expected integer, received float"
-                    issues.append(issue)
-                    return _INVALID
+            if integer and not value.is_integer():
+                issue = _type_issue("integer", value, path)
+                issue["received"] = "float"
+                issue["message"] = "Expected integer, received float"
+                issues.append(issue)
+                return _INVALID
         ok = True
         if low is not None and value < low:
             issues.append(_size_issue("too_small", "number", low, path))
