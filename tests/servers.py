@@ -21,7 +21,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running(
-    command: Sequence[str], port: int, env: dict[str, str] | None = None, ready_path: str = "/ixp/health"
+    command: Sequence[str],
+    port: int,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/ixp/health",
+    scheme: str = "http",
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start `command`, wait (bounded) until it answers on 127.0.0.1:port, stop it afterwards."""
     process = subprocess.Popen(
@@ -37,7 +41,7 @@ def running(
                 output = process.stdout.read().decode(errors="replace") if process.stdout else ""
                 raise RuntimeError(f"server exited with {process.returncode} before answering:\n{output}")
             try:
-                httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=0.5)
+                httpx.get(f"{scheme}://127.0.0.1:{port}{ready_path}", timeout=0.5, verify=False)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -133,3 +134,40 @@ def test_ixp_serve_starts_granian_with_flags(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "ixp.cli", "serve", "--port", str(port), "--interface", "asgi"]
     with running(command, port):
         assert httpx.get(f"http://127.0.0.1:{port}/ixp/intents", timeout=10).status_code == 200
+
+
+def test_plaintext_http2_with_prior_knowledge(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, http1=False, http2=True, timeout=10) as client:
+        response = client.post("/ixp/render", json=render_body("show_faq", {}))
+        assert response.status_code == 200
+        assert response.http_version == "HTTP/2"
+
+
+def test_ixp_serve_with_tls_speaks_http2_and_http11(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    port = free_port()
+    command = [sys.executable, "-m", "ixp.cli", "serve", "--port", str(port)]
+    command += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    with running(command, port, ready_path="/", scheme="https"):
+        with httpx.Client(
+            base_url=f"https://127.0.0.1:{port}", http2=True, verify=ssl.create_default_context(cafile=str(cert)), timeout=10
+        ) as client:
+            response = client.get("/ixp/intents", headers={"accept-encoding": "gzip"})
+            assert response.status_code == 200
+            assert response.http_version == "HTTP/2"
+            assert response.headers["content-encoding"] == "gzip"
+            assert len(response.json()["intents"]) == 8
+        with httpx.Client(
+            base_url=f"https://127.0.0.1:{port}", http2=False, verify=ssl.create_default_context(cafile=str(cert)), timeout=10
+        ) as client:
+            assert client.get("/ixp/health").http_version == "HTTP/1.1"

@@ -30,14 +30,14 @@ async def test_allowed_origin_is_echoed_with_credentials(client: httpx.AsyncClie
     response = await client.get("/ixp/intents", headers={"origin": "http://localhost:3000"})
     assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert response.headers["access-control-allow-credentials"] == "true"
-    assert response.headers["vary"] == "Origin"
+    assert response.headers["vary"] == "Origin, Accept-Encoding"
 
 
 async def test_other_origin_gets_no_allow_origin_but_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/ixp/intents", headers={"origin": "https://other.example"})
     assert response.status_code == 200
     assert "access-control-allow-origin" not in response.headers
-    assert response.headers["vary"] == "Origin"
+    assert response.headers["vary"] == "Origin, Accept-Encoding"
 
 
 async def test_star_allows_every_origin(make_app) -> None:  # type: ignore[no-untyped-def]

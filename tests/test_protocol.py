@@ -118,6 +118,7 @@ async def test_render_missing_intent_name_is_400(client: httpx.AsyncClient, body
         "code": "INVALID_REQUEST",
         "message": "Missing required parameter 'intent.name'",
         "timestamp": error["timestamp"],
+        "requestId": response.headers["x-request-id"],
     }
 
 
@@ -154,6 +155,7 @@ async def test_render_origin_rules(client: httpx.AsyncClient) -> None:
         "message": "Origin 'https://evil.example' not allowed for component 'OrderTracker'",
         "timestamp": denied.json()["error"]["timestamp"],
         "details": {"origin": "https://evil.example", "componentName": "OrderTracker"},
+        "requestId": denied.headers["x-request-id"],
     }
     # The origin check comes before parameter validation (§2.3 decision order).
     bad_params = await client.post(

@@ -27,7 +27,17 @@ class HeaderMap(Protocol):
 class Request:
     """One HTTP request as the core sees it. `headers.get` takes lower-case names."""
 
-    __slots__ = ("_query", "body", "client", "headers", "method", "path", "query_string", "state")
+    __slots__ = (
+        "_query",
+        "body",
+        "client",
+        "headers",
+        "method",
+        "path",
+        "query_string",
+        "request_id",
+        "state",
+    )
 
     def __init__(
         self,
@@ -46,6 +56,7 @@ class Request:
         self.client = client
         self._query: dict[str, list[str]] | None = None
         self.state: dict[str, Any] = {}
+        self.request_id = ""
 
     @property
     def query(self) -> dict[str, list[str]]:
@@ -66,7 +77,7 @@ class Request:
 class Response:
     """Status, headers and body bytes. Headers are `(name, value)` string pairs, names lower-case."""
 
-    __slots__ = ("body", "headers", "public", "status")
+    __slots__ = ("body", "encoded", "headers", "public", "status")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
         self.status = status
@@ -74,6 +85,7 @@ class Response:
         self.body = body
         # A public response (e.g. /ixp/sdk/config) is readable from any origin, without credentials.
         self.public = False
+        self.encoded = False  # already content-encoded (a pre-compressed cached body)
 
 
 def json_response(status: int, body: bytes, extra: list[tuple[str, str]] | None = None) -> Response:

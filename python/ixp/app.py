@@ -7,7 +7,10 @@ over ASGI. Both adapters only translate; `IXPApp.handle` does the work.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
@@ -24,9 +27,20 @@ from ixp._http import (
     lower_header_dict,
     too_large,
 )
-from ixp.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, ConfigError, IXPError
+from ixp.compression import Compressor
+from ixp.errors import (
+    INTERNAL_ERROR,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    RATE_LIMIT_EXCEEDED,
+    TIMEOUT_ERROR,
+    ConfigError,
+    IXPError,
+)
 from ixp.headers import SECURITY_HEADERS, CorsPolicy
+from ixp.log import configure_logging, request_id
 from ixp.metrics import UNMATCHED, Metrics
+from ixp.ratelimit import ClientAddress, Decision, LocalRateLimiter, RedisRateLimiter, parse_rate
 from ixp.registry import Registry, load_registry
 from ixp.reload import RegistryWatcher
 from ixp.routing import Router
@@ -37,6 +51,27 @@ log = logging.getLogger("ixp")
 BodyReader = Callable[[int], Awaitable[bytes]]
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 _NO_BODY = frozenset({204, 304})
+_UNLIMITED = frozenset({"/ixp/health"})  # load balancers' health checks are never rate limited
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+class Deadline:
+    """Cancels the current task after `seconds` (what `asyncio.timeout` does, also on Python 3.10)."""
+
+    __slots__ = ("_handle", "expired")
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        task = asyncio.current_task()
+        self._handle = asyncio.get_running_loop().call_later(seconds, self._fire, task)
+
+    def _fire(self, task: asyncio.Task[Any] | None) -> None:
+        self.expired = True
+        if task is not None:
+            task.cancel()
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 class IXPApp:
@@ -60,6 +95,21 @@ class IXPApp:
         self.processor = processing.register(self)
         self._watcher = RegistryWatcher(self) if settings.reload else None
         self._started = False
+        self.compressor = Compressor(settings)
+        self._slow_ns = int(settings.slow_request_ms * 1_000_000)
+        self._id_prefix = os.urandom(4).hex() + "-"
+        self._id_counter = itertools.count(1)
+        self.client_address = ClientAddress(settings.trusted_proxies)
+        self.rate_limiter: LocalRateLimiter | RedisRateLimiter | None = None
+        self._rate_window = ""
+        self._rate_window_seconds = 0.0
+        if settings.rate_limit:
+            limit, window = parse_rate(settings.rate_limit)
+            self._rate_window = f"{window:g}s"
+            self._rate_window_seconds = window
+            self.rate_limiter = LocalRateLimiter(limit, window)
+            if settings.redis_url:
+                self.startup_hooks.append(self._share_rate_limit)
 
     # -- the core ---------------------------------------------------------------------------------
 
@@ -75,55 +125,139 @@ class IXPApp:
         start = perf_counter_ns()
         route_key = UNMATCHED
         error_code = None
+        rid = headers.get("x-request-id")
+        if rid is None or not _VALID_REQUEST_ID.fullmatch(rid):
+            rid = f"{self._id_prefix}{next(self._id_counter):x}"
+        token = request_id.set(rid)
+        limit_headers = None
+        timer = None
         try:
             found = self.router.match(path)
+            if found is not None:
+                route_key = found[0].name
+            if self.rate_limiter is not None and route_key not in _UNLIMITED:
+                decision = await self._rate_limit(client, headers)
+                limit_headers = decision.headers()
+                if not decision.allowed:
+                    raise IXPError(
+                        429,
+                        RATE_LIMIT_EXCEEDED,
+                        f"Rate limit exceeded: {decision.limit} requests per {self._rate_window}",
+                        {"limit": decision.limit, "windowSeconds": self._rate_window_seconds},
+                    )
             if found is None:
                 raise IXPError(404, NOT_FOUND, f"No endpoint at '{path}'")
             route, params = found
-            route_key = route.name
             handler = route.handlers.get("GET" if method == "HEAD" else method)
             if handler is None:
-                if method == "OPTIONS":
-                    response = self._options(route.allow, headers)
-                    self.metrics.record(route_key, 204, perf_counter_ns() - start, None)
-                    return response
-                raise IXPError(
-                    405,
-                    METHOD_NOT_ALLOWED,
-                    f"Method {method} not allowed on '{path}'. Allowed: {route.allow}",
-                    headers=[("allow", route.allow)],
-                )
-            request = Request(method, path, query_string, headers, b"", client)
-            if params:
-                request.state["path_params"] = params
-            if method in BODY_METHODS:
-                request.body = await read_body(self.settings.max_body_bytes)
-            result = handler(request)
-            response = await result if method in route.async_methods else result  # type: ignore[misc,assignment]
+                if method != "OPTIONS":
+                    raise IXPError(
+                        405,
+                        METHOD_NOT_ALLOWED,
+                        f"Method {method} not allowed on '{path}'. Allowed: {route.allow}",
+                        headers=[("allow", route.allow)],
+                    )
+                response = self._options(route.allow, headers)
+            else:
+                request = Request(method, path, query_string, headers, b"", client)
+                request.request_id = rid
+                if params:
+                    request.state["path_params"] = params
+                is_async = method in route.async_methods
+                if is_async or method in BODY_METHODS:
+                    # Anything that awaits (a body, storage) runs under the request timeout.
+                    timer = Deadline(self.settings.request_timeout)
+                if method in BODY_METHODS:
+                    request.body = await read_body(self.settings.max_body_bytes)
+                result = handler(request)
+                response = await result if is_async else result  # type: ignore[misc,assignment]
         except IXPError as exc:
             error_code = exc.code
-            response = Response(exc.status, [("content-type", JSON_CONTENT_TYPE)], exc.body())
-            if exc.headers:
-                response.headers.extend(exc.headers)
+            response = self._error(exc, rid)
+        except asyncio.CancelledError:
+            if timer is None or not timer.expired:
+                raise
+            error_code = TIMEOUT_ERROR
+            response = self._error(self._timeout_error(), rid)
         except Exception:
             log.exception("unhandled error on %s %s", method, path)
             error_code = INTERNAL_ERROR
-            error = IXPError(500, INTERNAL_ERROR, "Internal server error")
-            response = Response(500, [("content-type", JSON_CONTENT_TYPE)], error.body())
+            response = self._error(IXPError(500, INTERNAL_ERROR, "Internal server error"), rid)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            request_id.reset(token)
         if response.public:
             response.headers.extend(self._public_headers)
         else:
             response.headers.extend(self.cors.headers(headers.get("origin")))
+        response.headers.append(("x-request-id", rid))
+        if limit_headers is not None:
+            response.headers.extend(limit_headers)
         if method == "HEAD" or response.status in _NO_BODY:
             response.body = b""
-        self.metrics.record(route_key, response.status, perf_counter_ns() - start, error_code)
+        elif self.compressor.enabled:
+            self.compressor.apply(response, headers)
+        elapsed = perf_counter_ns() - start
+        self.metrics.record(route_key, response.status, elapsed, error_code)
+        if elapsed > self._slow_ns:
+            self._log_slow(method, path, response.status, elapsed, headers, rid)
         return response
+
+    def _error(self, exc: IXPError, rid: str) -> Response:
+        response = Response(exc.status, [("content-type", JSON_CONTENT_TYPE)], exc.body(rid))
+        if exc.headers:
+            response.headers.extend(exc.headers)
+        return response
+
+    def _timeout_error(self) -> IXPError:
+        seconds = self.settings.request_timeout
+        return IXPError(
+            504, TIMEOUT_ERROR, f"Request timed out after {seconds:g} s", {"timeoutSeconds": seconds}
+        )
+
+    async def _rate_limit(self, client: str, headers: HeaderMap) -> Decision:
+        key = self.client_address.resolve(client, headers.get("x-forwarded-for"))
+        limiter = self.rate_limiter
+        if isinstance(limiter, LocalRateLimiter):
+            return limiter.hit(key)
+        return await limiter.hit(key)  # type: ignore[union-attr]
+
+    def _log_slow(
+        self, method: str, path: str, status: int, elapsed_ns: int, headers: HeaderMap, rid: str
+    ) -> None:
+        duration_ms = round(elapsed_ns / 1e6, 3)
+        log.warning(
+            "Slow request detected: %s %s %d in %.1f ms",
+            method,
+            path,
+            status,
+            duration_ms,
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": duration_ms,
+                "user_agent": headers.get("user-agent"),
+                "request_id": rid,
+            },
+        )
+
+    async def _share_rate_limit(self) -> None:
+        """With Redis configured, all workers count in Redis (falling back to local counts)."""
+        import redis.asyncio as aioredis
+
+        assert self.settings.rate_limit is not None and self.settings.redis_url is not None
+        limit, window = parse_rate(self.settings.rate_limit)
+        client = aioredis.from_url(self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.rate_limiter = RedisRateLimiter(limit, window, client)
+        self.shutdown_hooks.append(client.aclose)
 
     def _options(self, allow: str, headers: HeaderMap) -> Response:
         """CORS preflight (always 204, as the SDK), or a plain OPTIONS listing the methods."""
         if headers.get("access-control-request-method") is not None:
-            return Response(204, self.cors.preflight(headers.get("origin"), allow))
-        return Response(204, [("allow", allow), *self.cors.headers(headers.get("origin"))])
+            return Response(204, self.cors.preflight(allow))
+        return Response(204, [("allow", allow)])
 
     def swap_registry(self, registry: Registry) -> None:
         """Replace the registry in one assignment: a request sees the old or the new one, never a mix."""
@@ -260,7 +394,9 @@ def __getattr__(name: str) -> Any:
     if name == "app":
         global app
         try:
-            app = create_app()
+            settings = Settings.from_env()
+            configure_logging(settings.log_level, settings.log_format)
+            app = create_app(settings)
         except ConfigError as exc:
             sys.stderr.write(
                 "ixp: invalid configuration, not starting:\n" + "".join(f"  - {p}\n" for p in exc.problems)

@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from ixp.errors import ConfigError
 from ixp.settings import Settings
@@ -22,6 +24,9 @@ _FLAG_TO_ENV = {
     "components": "IXP_COMPONENTS",
     "theme": "IXP_THEME",
     "log_level": "IXP_LOG_LEVEL",
+    "tls_cert": "IXP_TLS_CERT",
+    "tls_key": "IXP_TLS_KEY",
+    "http": "IXP_HTTP",
 }
 
 
@@ -38,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--reload", action="store_true", default=None, help="hot-reload the registry files")
     serve.add_argument("--interface", choices=("rsgi", "asgi"), default="rsgi", help="Granian interface")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS with HTTP/2 (IXP_TLS_CERT)")
+    serve.add_argument("--tls-key", help="PEM private key (IXP_TLS_KEY)")
+    serve.add_argument("--http", choices=("auto", "1", "2"), help="HTTP versions (IXP_HTTP, default auto)")
     return parser
 
 
@@ -63,18 +71,36 @@ def serve(args: argparse.Namespace) -> int:
         return 2
 
     from granian import Granian
-    from granian.constants import Interfaces
 
-    Granian(
-        "ixp.app:app",
-        address=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        interface=Interfaces.ASGI if args.interface == "asgi" else Interfaces.RSGI,
-        log_level=settings.log_level,  # type: ignore[arg-type]
-        respawn_failed_workers=True,
-    ).serve()
+    Granian("ixp.app:app", **granian_options(settings, args.interface)).serve()
     return 0
+
+
+def granian_options(settings: Settings, interface: str = "rsgi") -> dict[str, Any]:
+    """The settings that are Granian's to enforce, as Granian's keyword arguments."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings, HTTP2Settings
+
+    options: dict[str, Any] = {
+        "address": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "interface": Interfaces.ASGI if interface == "asgi" else Interfaces.RSGI,
+        "http": {"auto": HTTPModes.auto, "1": HTTPModes.http1, "2": HTTPModes.http2}[settings.http],
+        "websockets": False,
+        "log_level": settings.log_level,
+        "respawn_failed_workers": True,
+        "http1_settings": HTTP1Settings(
+            keep_alive=settings.keep_alive,
+            header_read_timeout=int(settings.header_read_timeout * 1000),
+            max_buffer_size=max(8192, settings.max_header_bytes),
+        ),
+        "http2_settings": HTTP2Settings(max_headers_size=settings.max_header_bytes),
+    }
+    if settings.tls_cert and settings.tls_key:
+        options["ssl_cert"] = Path(settings.tls_cert)
+        options["ssl_key"] = Path(settings.tls_key)
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,8 @@ UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 NO_INTENT_MATCHED = "NO_INTENT_MATCHED"
 STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 CONFLICT = "CONFLICT"
+RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+TIMEOUT_ERROR = "TIMEOUT_ERROR"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 
 _encoder = msgspec.json.Encoder()
@@ -45,11 +47,14 @@ class IXPError(Exception):
         self.details = details
         self.headers = headers
 
-    def body(self) -> bytes:
-        """The envelope: `{"error": {code, message, timestamp, details?}}` (§2.1)."""
+    def body(self, request_id: str | None = None) -> bytes:
+        """The envelope: `{"error": {code, message, timestamp, details?, requestId?}}` (§2.1; the
+        request id is ours, so that a client's report can be found in the logs)."""
         error: dict[str, Any] = {"code": self.code, "message": self.message, "timestamp": utc_now_iso()}
         if self.details is not None:
             error["details"] = self.details
+        if request_id:
+            error["requestId"] = request_id
         return _encoder.encode({"error": error})
 
 

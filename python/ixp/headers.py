@@ -43,7 +43,7 @@ class CorsPolicy:
         self.credentials = settings.cors_credentials
         self.allow_methods = ",".join(settings.cors_methods)
         self.allow_headers = ",".join(settings.cors_headers)
-        base = [("vary", "Origin")]
+        base = [("vary", "Origin, Accept-Encoding" if settings.compression else "Origin")]
         if self.credentials:
             base.append(("access-control-allow-credentials", "true"))
         if settings.security_headers:
@@ -67,10 +67,11 @@ class CorsPolicy:
             return [*self.base]
         return [("access-control-allow-origin", allowed), *self.base]
 
-    def preflight(self, origin: str | None, allow: str) -> list[tuple[str, str]]:
-        headers = self.headers(origin)
-        headers.append(("access-control-allow-methods", self.allow_methods))
-        headers.append(("access-control-allow-headers", self.allow_headers))
-        headers.append(("access-control-max-age", PREFLIGHT_MAX_AGE))
-        headers.append(("allow", allow))
-        return headers
+    def preflight(self, allow: str) -> list[tuple[str, str]]:
+        """What a preflight adds to the ordinary CORS headers."""
+        return [
+            ("access-control-allow-methods", self.allow_methods),
+            ("access-control-allow-headers", self.allow_headers),
+            ("access-control-max-age", PREFLIGHT_MAX_AGE),
+            ("allow", allow),
+        ]

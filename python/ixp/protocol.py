@@ -9,6 +9,7 @@ import msgspec
 
 from ixp._clock import utc_now_iso
 from ixp._http import JSON_CONTENT_TYPE, Request, Response, decode_json_body, json_response
+from ixp.compression import Compressor
 from ixp.crawler import crawler_content
 from ixp.errors import bad_request
 from ixp.registry import PROTOCOL_VERSION, CachedBody, Registry
@@ -24,12 +25,28 @@ _encoder = msgspec.json.Encoder()
 _process_started = time.monotonic()
 
 
-def cached(request: Request, body: CachedBody) -> Response:
-    """A body encoded once per registry version; `If-None-Match` on its ETag gets 304."""
+def cached(request: Request, body: CachedBody, compressor: Compressor) -> Response:
+    """A body encoded (and compressed) once per registry version; `If-None-Match` gets 304."""
+    gzipped = compressor.wanted(request.headers, len(body.body))
+    etag = body.gzip_etag if gzipped else body.etag
     match = request.headers.get("if-none-match")
-    if match is not None and (match.strip() == "*" or body.etag in _etags(match)):
-        return Response(304, [("etag", body.etag)], b"")
-    return Response(200, [("content-type", JSON_CONTENT_TYPE), ("etag", body.etag)], body.body)
+    if match is not None:
+        tags = _etags(match)
+        if "*" in tags or body.etag in tags or body.gzip_etag in tags:
+            return Response(304, [("etag", etag)], b"")
+    if not gzipped:
+        return Response(200, [("content-type", JSON_CONTENT_TYPE), ("etag", etag)], body.body)
+    response = Response(
+        200,
+        [
+            ("content-type", JSON_CONTENT_TYPE),
+            ("etag", etag),
+            ("content-encoding", "gzip"),
+        ],
+        body.gzipped(compressor.level),
+    )
+    response.encoded = True
+    return response
 
 
 def _etags(header: str) -> list[str]:
@@ -75,13 +92,13 @@ def register(router: Router, app: IXPApp) -> None:
     settings = app.settings
 
     def intents(request: Request) -> Response:
-        return cached(request, app.registry.intents_body)
+        return cached(request, app.registry.intents_body, app.compressor)
 
     def components(request: Request) -> Response:
-        return cached(request, app.registry.components_body)
+        return cached(request, app.registry.components_body, app.compressor)
 
     def theme(request: Request) -> Response:
-        return cached(request, app.registry.theme_body)
+        return cached(request, app.registry.theme_body, app.compressor)
 
     def render(request: Request) -> Response:
         body = decode_json_body(request, render_request_decoder)
@@ -123,7 +140,7 @@ def register(router: Router, app: IXPApp) -> None:
         body = registry.derived.get("menu")
         if body is None:
             body = registry.derived["menu"] = _menu_body(registry)
-        return cached(request, body)
+        return cached(request, body, app.compressor)
 
     def init(request: Request) -> Response:
         featured_only = request.query_param("featured") == "true"

@@ -7,10 +7,10 @@ envelope, the pattern matcher — is computed here, once per registry version.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import itertools
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -38,17 +38,27 @@ _encoder = msgspec.json.Encoder()
 _versions = itertools.count(1)
 
 
-@dataclass(frozen=True)
 class CachedBody:
-    """A response body encoded once per registry version, with its strong ETag."""
+    """A response body encoded once per registry version, with its strong ETag; the gzip variant
+    is compressed on first demand and kept, with an ETag of its own."""
 
-    body: bytes
-    etag: str
+    __slots__ = ("_gzipped", "body", "etag", "gzip_etag")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+        self.etag = f'"{digest}"'
+        self.gzip_etag = f'"{digest}-gz"'
+        self._gzipped: bytes | None = None
 
     @classmethod
     def of(cls, value: Any) -> CachedBody:
-        body = _encoder.encode(value)
-        return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+        return cls(_encoder.encode(value))
+
+    def gzipped(self, level: int) -> bytes:
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, level, mtime=0)
+        return self._gzipped
 
 
 class Registry:

@@ -39,6 +39,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
     metrics_enabled: bool = True
     log_level: str = "info"
+    log_format: str = "json"  # or "text"
+    # HTTP layer (issue 6).
+    compression: bool = True
+    compression_level: int = 6
+    compression_min_bytes: int = 1024
+    request_timeout: float = 30.0
+    slow_request_ms: float = 1000.0
+    rate_limit: str | None = None  # e.g. "100/60s"
+    trusted_proxies: tuple[str, ...] = ()
+    keep_alive: bool = True
+    header_read_timeout: float = 30.0
+    max_header_bytes: int = 65536
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    http: str = "auto"  # "auto" (HTTP/1.1 + HTTP/2), "1" or "2"
     # Free-text processing (issue 4).
     match_cache_size: int = 10_000
     match_cache_ttl: float = 300.0
@@ -70,10 +85,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             except ValueError as exc:
                 problems.append(str(exc))
 
-        for field in ("host", "log_level"):
+        for field in ("host", "log_level", "log_format", "http"):
             take(field, _string)
-        for field in ("intents", "components", "theme", "fallback_intent", "database_url", "redis_url"):
+        for field in (
+            "intents", "components", "theme", "fallback_intent", "database_url", "redis_url",
+            "rate_limit", "tls_cert", "tls_key",
+        ):  # fmt: skip
             take(field, _optional_string)
+        take("compression_level", _int_between(1, 9))
+        take("compression_min_bytes", _int_between(0, 1 << 30))
+        take("max_header_bytes", _int_between(8192, 1 << 24))
         take("sqlite_path", _string)
         take("port", _int_between(0, 65535))
         take("workers", _int_between(1, 1024))
@@ -83,12 +104,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         take("max_batch_messages", _int_between(1, 100_000))
         take("db_pool_min", _int_between(0, 1000))
         take("db_pool_max", _int_between(1, 1000))
-        for field in ("reload_interval", "match_cache_ttl", "db_acquire_timeout", "db_idle_lifetime"):
+        for field in (
+            "reload_interval", "match_cache_ttl", "db_acquire_timeout", "db_idle_lifetime",
+            "request_timeout", "slow_request_ms", "header_read_timeout",
+        ):  # fmt: skip
             take(field, _positive_float)
-        for field in ("reload", "cors_credentials", "security_headers", "metrics_enabled"):
+        for field in (
+            "reload",
+            "cors_credentials",
+            "security_headers",
+            "metrics_enabled",
+            "compression",
+            "keep_alive",
+        ):
             take(field, _bool)
-        for field in ("cors_origins", "cors_methods", "cors_headers"):
+        for field in ("cors_origins", "cors_methods", "cors_headers", "trusted_proxies"):
             take(field, _csv)
+        if values.get("log_format", "json") not in ("json", "text"):
+            problems.append(f"IXP_LOG_FORMAT: expected json or text, got '{values['log_format']}'")
+        if values.get("http", "auto") not in ("auto", "1", "2"):
+            problems.append(f"IXP_HTTP: expected auto, 1 or 2, got '{values['http']}'")
+        if ("tls_cert" in values) != ("tls_key" in values):
+            problems.append("IXP_TLS_CERT and IXP_TLS_KEY must be given together")
+        if values.get("header_read_timeout", 30.0) > 60:
+            problems.append("IXP_HEADER_READ_TIMEOUT: at most 60 seconds (Granian's limit)")
         if "log_level" in values and values["log_level"].lower() not in ("debug", "info", "warning", "error"):
             problems.append(
                 f"IXP_LOG_LEVEL: expected one of debug, info, warning, error; got '{values['log_level']}'"

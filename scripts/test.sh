@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The test command (README.md, "Run the tests"): installs what the tests need on a fresh machine of
+# this kind, builds the wheel, and runs every check. `.ci/run` calls exactly this.
+#
+#   1. Debian's redis-server and postgresql (apt-get, only if missing), started on loopback with
+#      throwaway data directories (.ci/services.sh), stopped again on exit;
+#   2. a virtualenv (.venv) with the wheel built by maturin (release profile) and the test extras;
+#   3. cargo test, clippy and rustfmt for the Rust workspace;
+#   4. ruff, mypy --strict, and mypy.stubtest for the hand-written ixp._core stub;
+#   5. pytest (in-process ASGI, real Granian processes, real Redis and PostgreSQL).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+step() { printf '\n==> %s\n' "$*"; }
+
+step "services: Redis and PostgreSQL on loopback"
+export IXP_SERVICES_DIR="${IXP_SERVICES_DIR:-$(mktemp -d /tmp/ixp-services.XXXXXX)}"
+trap 'bash "$ROOT/.ci/services.sh" stop || true' EXIT
+bash .ci/services.sh start
+# shellcheck disable=SC1091
+source "$IXP_SERVICES_DIR/env"
+
+step "python: virtualenv, wheel (maturin, release) and test dependencies"
+VENV="${IXP_VENV:-$ROOT/.venv}"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+# shellcheck disable=SC1091
+source "$VENV/bin/activate"
+python -m pip install -q --upgrade pip
+python -m pip install -q ".[test]"
+
+step "rust: cargo test, clippy, rustfmt"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test -p ixp-core --quiet
+
+step "python: ruff, mypy, stubtest"
+ruff check python tests bench
+ruff format --check python tests bench
+mypy python/ixp
+python -m mypy.stubtest ixp._core
+
+step "pytest"
+# Run from tests/ against the installed wheel, not the source tree.
+python -m pytest -q -p no:cacheprovider "$@"

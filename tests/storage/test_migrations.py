@@ -1,0 +1,166 @@
+"""Migrations are idempotent and safe when several workers start at once; the queries use indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from ixp.storage import SqliteStore, postgres, sqlite
+from ixp.storage.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    applied_versions_postgres,
+    applied_versions_sqlite,
+    apply_postgres,
+    apply_sqlite,
+)
+
+ALL_VERSIONS = [m.version for m in MIGRATIONS]
+
+# The store's own statements, plus the range scan a retention job or report runs on intent_logs.
+LOGS_SINCE = "SELECT count(*) FROM intent_logs WHERE created_at >= {}"
+SINCE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+# (what, SQLite statement, its arguments, PostgreSQL statement, its arguments, index expected)
+INDEX_CHECKS = [
+    (
+        "user by email",
+        sqlite._SQL_USER_BY_EMAIL,
+        ("x",),
+        postgres._SQL_USER_BY_EMAIL,
+        ("x",),
+        "idx_users_email",
+    ),
+    (
+        "sessions by user_id, latest created_at",
+        sqlite._SQL_CURRENT_SESSION,
+        (1,),
+        postgres._SQL_CURRENT_SESSION,
+        (1,),
+        "idx_sessions_user_created",
+    ),
+    (
+        "intent_logs by created_at",
+        LOGS_SINCE.format("?"),
+        (SINCE.isoformat(),),
+        LOGS_SINCE.format("$1"),
+        (SINCE,),
+        "idx_intent_logs_created",
+    ),
+    (
+        "logs by user_id",
+        sqlite._SQL_RECENT_LOGS,
+        (1, 10),
+        postgres._SQL_RECENT_LOGS,
+        (1, 10),
+        "idx_intent_logs_user_created",
+    ),
+    (
+        "users newest first",
+        sqlite._SQL_LIST_USERS,
+        (10, 0),
+        postgres._SQL_LIST_USERS,
+        (10, 0),
+        "idx_users_created",
+    ),
+]
+CHECK_IDS = [check[0] for check in INDEX_CHECKS]
+
+
+def test_sqlite_migrations_are_idempotent(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    assert apply_sqlite(conn) == ALL_VERSIONS
+    assert apply_sqlite(conn) == []
+    assert applied_versions_sqlite(conn) == ALL_VERSIONS
+    assert ALL_VERSIONS[-1] == LATEST_VERSION
+    conn.close()
+
+
+async def test_sqlite_store_reopen_keeps_one_record_per_version(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.db")
+    for _ in range(3):
+        store = SqliteStore(path)
+        await store.open()
+        await store.close()
+    conn = sqlite3.connect(path)
+    assert applied_versions_sqlite(conn) == ALL_VERSIONS
+    conn.close()
+
+
+OPEN_ONE = "import asyncio, sys; from ixp.storage import SqliteStore as S; s = S(sys.argv[1]); " + (
+    "asyncio.run(s.open()); asyncio.run(s.close())"
+)
+
+
+def test_sqlite_workers_starting_together_migrate_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "race.db")
+    procs = [
+        subprocess.Popen([sys.executable, "-c", OPEN_ONE, path], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    conn = sqlite3.connect(path)
+    assert applied_versions_sqlite(conn) == ALL_VERSIONS
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+@pytest.mark.parametrize(("what", "sql", "args", "_pg_sql", "_pg_args", "index"), INDEX_CHECKS, ids=CHECK_IDS)
+def test_sqlite_queries_use_indexes(
+    tmp_path: Path, what: str, sql: str, args: tuple[Any, ...], _pg_sql: str, _pg_args: Any, index: str
+) -> None:
+    conn = sqlite3.connect(tmp_path / "plan.db", isolation_level=None)
+    apply_sqlite(conn)
+    plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+    conn.close()
+    assert index in plan, f"{what}: {plan}"
+    assert "TEMP B-TREE" not in plan, f"{what} sorts instead of reading the index in order: {plan}"
+
+
+@pytest.mark.services
+async def test_postgres_migrations_are_idempotent(pg_url: str, pg_schema: str) -> None:
+    conn = await asyncpg.connect(pg_url, timeout=10, server_settings={"search_path": pg_schema})
+    try:
+        assert await apply_postgres(conn) == ALL_VERSIONS
+        assert await apply_postgres(conn) == []
+        assert await applied_versions_postgres(conn) == ALL_VERSIONS
+    finally:
+        await conn.close()
+
+
+@pytest.mark.services
+async def test_postgres_stores_opening_together_migrate_once(
+    make_pg_store: Any, pg_url: str, pg_schema: str
+) -> None:
+    stores = [await make_pg_store(open_now=False) for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    conn = await asyncpg.connect(pg_url, timeout=10, server_settings={"search_path": pg_schema})
+    try:
+        assert await applied_versions_postgres(conn) == ALL_VERSIONS
+    finally:
+        await conn.close()
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(("what", "_sql", "_args", "sql", "args", "index"), INDEX_CHECKS, ids=CHECK_IDS)
+async def test_postgres_queries_use_indexes(
+    pg_url: str, pg_schema: str, what: str, _sql: str, _args: Any, sql: str, args: tuple[Any, ...], index: str
+) -> None:
+    conn = await asyncpg.connect(pg_url, timeout=10, server_settings={"search_path": pg_schema})
+    try:
+        await apply_postgres(conn)
+        # Empty tables make a sequential scan look cheapest; the question is whether an index can serve.
+        await conn.execute("SET enable_seqscan = off")
+        plan = " | ".join(row[0] for row in await conn.fetch("EXPLAIN " + sql, *args))
+    finally:
+        await conn.close()
+    assert index in plan, f"{what}: {plan}"
