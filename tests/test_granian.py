@@ -158,16 +158,14 @@ def test_ixp_serve_with_tls_speaks_http2_and_http11(tmp_path: Path) -> None:
     port = free_port()
     command = [sys.executable, "-m", "ixp.cli", "serve", "--port", str(port)]
     command += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    trust = ssl.create_default_context(cafile=str(cert))
+    url = f"https://127.0.0.1:{port}"
     with running(command, port, ready_path="/", scheme="https"):
-        with httpx.Client(
-            base_url=f"https://127.0.0.1:{port}", http2=True, verify=ssl.create_default_context(cafile=str(cert)), timeout=10
-        ) as client:
+        with httpx.Client(base_url=url, http2=True, verify=trust, timeout=10) as client:
             response = client.get("/ixp/intents", headers={"accept-encoding": "gzip"})
             assert response.status_code == 200
             assert response.http_version == "HTTP/2"
             assert response.headers["content-encoding"] == "gzip"
             assert len(response.json()["intents"]) == 8
-        with httpx.Client(
-            base_url=f"https://127.0.0.1:{port}", http2=False, verify=ssl.create_default_context(cafile=str(cert)), timeout=10
-        ) as client:
+        with httpx.Client(base_url=url, http2=False, verify=trust, timeout=10) as client:
             assert client.get("/ixp/health").http_version == "HTTP/1.1"
