@@ -25,16 +25,21 @@ def example_components() -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_app() -> Callable[..., IXPApp]:
+def make_app(tmp_path: Path) -> Callable[..., IXPApp]:
+    """Apps on a throwaway SQLite file (opened on first use) unless the test says otherwise."""
+
     def build(**overrides: Any) -> IXPApp:
+        overrides.setdefault("sqlite_path", str(tmp_path / "ixp.db"))
         return create_app(Settings(**overrides))
 
     return build
 
 
 @pytest.fixture
-async def app() -> IXPApp:
-    return create_app(Settings())
+async def app(make_app: Callable[..., IXPApp]) -> AsyncIterator[IXPApp]:
+    application = make_app()
+    yield application
+    await application.persistence.stop()
 
 
 def asgi_client(app: IXPApp) -> httpx.AsyncClient:

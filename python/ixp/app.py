@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from typing import Any
 
-from ixp import processing, protocol
+from ixp import persistence, processing, protocol, users
 from ixp._http import (
     BODY_METHODS,
     JSON_CONTENT_TYPE,
@@ -92,6 +92,8 @@ class IXPApp:
         self.registry_listeners: list[Callable[[Registry], None]] = []
         protocol.register(self.router, self)
         self.metrics = Metrics(self.router.names())
+        self.persistence = persistence.register(self)
+        users.register(self)
         self.processor = processing.register(self)
         self._watcher = RegistryWatcher(self) if settings.reload else None
         self._started = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -18,8 +19,11 @@ import msgspec
 from ixp._core import LruCache, normalize_message
 from ixp._http import Request, Response, decode_json_body, json_response
 from ixp.errors import NO_INTENT_MATCHED, PAYLOAD_TOO_LARGE, ConfigError, IXPError, bad_request
+from ixp.persistence import storage_errors
 from ixp.registry import Registry
 from ixp.render import resolve_intent
+from ixp.storage import UnknownUser
+from ixp.users import not_found, parse_user_id
 from ixp.validation import validation_error
 
 if TYPE_CHECKING:
@@ -191,19 +195,35 @@ class IntentProcessor:
         )
         return body, name, validated
 
-    def process(self, request: Request) -> Response:
+    async def process(self, request: Request) -> Response:
+        started = perf_counter_ns()
         body = decode_json_body(request, process_decoder)
+        user_id = parse_user_id(body.userId, "userId") if body.userId is not None else None
         key = self.check_message(body.message)
         registry = self.app.registry
         found, cached = self.match(key)
         encoded, name, parameters = self.respond(
             registry, body.message, found, cached, body.options, request.headers.get("origin")
         )
-        request.state["processed"] = [(name, body.message, parameters)]
+        if user_id is not None:
+            await self.record(user_id, [(name, body.message, parameters)], started)
         return json_response(200, encoded)
 
-    def process_batch(self, request: Request) -> Response:
+    async def record(
+        self, user_id: int, processed: list[tuple[str, str, dict[str, Any]]], started: int
+    ) -> None:
+        """Append to the user's session and the intent log (a storage failure is a 503)."""
+        latency_us = (perf_counter_ns() - started) // 1000
+        async with storage_errors():
+            try:
+                await self.app.persistence.record(user_id, processed, latency_us)
+            except UnknownUser:
+                raise not_found(user_id) from None
+
+    async def process_batch(self, request: Request) -> Response:
+        started = perf_counter_ns()
         body = decode_json_body(request, batch_decoder)
+        user_id = parse_user_id(body.userId, "userId") if body.userId is not None else None
         if len(body.messages) > self.max_batch:
             raise IXPError(
                 413,
@@ -250,7 +270,8 @@ class IntentProcessor:
                 if exc.details is not None:
                     error["details"] = exc.details
                 parts.append(_encode({"error": error}))
-        request.state["processed"] = processed
+        if user_id is not None and processed:
+            await self.record(user_id, processed, started)
         return json_response(
             200, b'{"results":[' + b",".join(parts) + b'],"count":' + str(len(parts)).encode() + b"}"
         )
@@ -261,8 +282,8 @@ def register(app: IXPApp) -> IntentProcessor:
     if fallback is not None and fallback not in app.registry.intents:
         raise ConfigError(f"IXP_FALLBACK_INTENT: {fallback!r} is not a registered intent")
     processor = IntentProcessor(app)
-    app.router.add("POST", "/api/intents/process", processor.process)
-    app.router.add("POST", "/api/intents/process/batch", processor.process_batch)
+    app.router.add("POST", "/api/intents/process", processor.process, is_async=True)
+    app.router.add("POST", "/api/intents/process/batch", processor.process_batch, is_async=True)
     app.registry_listeners.append(processor.on_registry_swap)
     app.metrics.extra_sections["matchCache"] = processor.cache_stats
     return processor

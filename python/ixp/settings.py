@@ -68,6 +68,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: int = 20
     db_acquire_timeout: float = 60.0
     db_idle_lifetime: float = 10.0
+    cache_size: int = 10_000  # L1 entries (users, sessions)
+    cache_ttl: float = 3600.0  # L2 (Redis) TTL of a cached user; L1 keeps at most 300 s
+    warm_users: int = 1000  # recently active users loaded into the cache at start-up
+    session_idle_seconds: int = 1800  # a gap longer than this starts a new session
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -104,9 +108,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         take("max_batch_messages", _int_between(1, 100_000))
         take("db_pool_min", _int_between(0, 1000))
         take("db_pool_max", _int_between(1, 1000))
+        take("cache_size", _int_between(1, 10_000_000))
+        take("warm_users", _int_between(0, 1_000_000))
+        take("session_idle_seconds", _int_between(1, 10_000_000))
         for field in (
             "reload_interval", "match_cache_ttl", "db_acquire_timeout", "db_idle_lifetime",
-            "request_timeout", "slow_request_ms", "header_read_timeout",
+            "request_timeout", "slow_request_ms", "header_read_timeout", "cache_ttl",
         ):  # fmt: skip
             take(field, _positive_float)
         for field in (

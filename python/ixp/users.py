@@ -1,0 +1,137 @@
+"""The users and sessions API: `/api/users`, `/api/users/{id}`, `/api/users/{id}/session`."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ixp._http import Request, Response, decode_json_body, json_response
+from ixp.errors import CONFLICT, IXPError, bad_request
+from ixp.persistence import storage_errors
+from ixp.storage import DuplicateEmail, Session, User
+
+if TYPE_CHECKING:
+    from ixp.app import IXPApp
+
+USER_NOT_FOUND = "USER_NOT_FOUND"
+MAX_IDS = 100
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+RECENT_INTENTS = 20
+# Deliberately simple: one @, no spaces, a dot in the domain. Real validation is a confirmation mail.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+_encode = msgspec.json.Encoder().encode
+
+
+class NewUser(msgspec.Struct):
+    email: str
+    name: str
+
+
+new_user_decoder = msgspec.json.Decoder(NewUser)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name, "createdAt": user.created_at}
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "createdAt": session.created_at,
+        "lastSeenAt": session.last_seen_at,
+        "recentIntents": session.context[::-1][:RECENT_INTENTS],  # newest first
+        "intentCount": len(session.context),
+    }
+
+
+def parse_user_id(raw: Any, field: str = "id") -> int:
+    """A positive integer id (ints and digit strings); anything else is a 400 naming the field."""
+    if type(raw) is int:
+        value = raw
+    elif isinstance(raw, str) and raw.strip().isdigit():
+        value = int(raw.strip())
+    else:
+        raise bad_request(f"Field '{field}' must be a positive integer user id, got {raw!r}")
+    if not 1 <= value <= 2**63 - 1:
+        raise bad_request(f"Field '{field}' must be a positive integer user id, got {raw!r}")
+    return value
+
+
+def _positive(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_param(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise bad_request(f"Query parameter '{name}' must be an integer from 1 to {maximum}, got '{raw}'")
+    return int(raw)
+
+
+def not_found(user_id: int) -> IXPError:
+    return IXPError(404, USER_NOT_FOUND, f"User {user_id} not found")
+
+
+def register(app: IXPApp) -> None:
+    persistence = app.persistence
+
+    async def create(request: Request) -> Response:
+        body = decode_json_body(request, new_user_decoder)
+        email = body.email.strip().lower()
+        name = body.name.strip()
+        if len(email) > 254 or not _EMAIL.match(email):
+            raise bad_request(
+                f"Field 'email' must be an email address like name@example.com, got {body.email!r}"
+            )
+        if not name or len(name) > 200:
+            raise bad_request("Field 'name' must be 1 to 200 characters")
+        async with storage_errors():
+            await persistence.ready()
+            try:
+                user = await persistence.store.create_user(email, name)
+            except DuplicateEmail:
+                raise IXPError(409, CONFLICT, f"A user with email '{email}' already exists") from None
+        return json_response(201, _encode(user_json(user)), [("location", f"/api/users/{user.id}")])
+
+    async def get_one(request: Request) -> Response:
+        user_id = parse_user_id(request.state["path_params"]["id"])
+        async with storage_errors():
+            user = await persistence.user(user_id)
+        if user is None:
+            raise not_found(user_id)
+        return json_response(200, _encode(user_json(user)))
+
+    async def listing(request: Request) -> Response:
+        raw_ids = request.query_param("ids")
+        async with storage_errors():
+            await persistence.ready()
+            if raw_ids is not None:
+                parts = [p.strip() for p in raw_ids.split(",") if p.strip()]
+                if not parts or len(parts) > MAX_IDS:
+                    raise bad_request(f"Query parameter 'ids' must list 1 to {MAX_IDS} user ids")
+                ids = [parse_user_id(p, "ids") for p in parts]
+                users = await persistence.store.get_users(ids)
+                return json_response(
+                    200, _encode({"users": [user_json(u) for u in users], "total": len(users)})
+                )
+            page = _positive(request, "page", 1, 10_000_000)
+            limit = _positive(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+            users, total = await persistence.store.list_users(page, limit)
+        body = {"users": [user_json(u) for u in users], "total": total, "page": page, "limit": limit}
+        return json_response(200, _encode(body))
+
+    async def session(request: Request) -> Response:
+        user_id = parse_user_id(request.state["path_params"]["id"])
+        async with storage_errors():
+            user = await persistence.user(user_id)
+            if user is None:
+                raise not_found(user_id)
+            current = await persistence.session(user_id)
+        body = {"user": user_json(user), "session": session_json(current) if current is not None else None}
+        return json_response(200, _encode(body))
+
+    app.router.add("POST", "/api/users", create, is_async=True)
+    app.router.add("GET", "/api/users", listing, is_async=True)
+    app.router.add("GET", "/api/users/{id}", get_one, is_async=True)
+    app.router.add("GET", "/api/users/{id}/session", session, is_async=True)
