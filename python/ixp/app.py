@@ -7,11 +7,13 @@ over ASGI. Both adapters only translate; `IXPApp.handle` does the work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from typing import Any
@@ -55,23 +57,49 @@ _UNLIMITED = frozenset({"/ixp/health"})  # load balancers' health checks are nev
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 
-class Deadline:
-    """Cancels the current task after `seconds` (what `asyncio.timeout` does, also on Python 3.10)."""
+class Watchdog:
+    """Cancels requests that run past the timeout. One task sweeps the in-flight requests a few
+    times per timeout, so a request costs a dict insert and delete, not a timer of its own."""
 
-    __slots__ = ("_handle", "expired")
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.tick = min(0.25, timeout / 4)
+        self.inflight: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+        self._task: asyncio.Task[None] | None = None
 
-    def __init__(self, seconds: float) -> None:
-        self.expired = False
+    def enter(self) -> asyncio.Task[Any] | None:
         task = asyncio.current_task()
-        self._handle = asyncio.get_running_loop().call_later(seconds, self._fire, task)
+        if task is None:
+            return None
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._sweep())
+        self.inflight[task] = time.monotonic() + self.timeout
+        return task
 
-    def _fire(self, task: asyncio.Task[Any] | None) -> None:
-        self.expired = True
-        if task is not None:
-            task.cancel()
+    def leave(self, task: asyncio.Task[Any]) -> bool:
+        """Forget the task; True if it was cancelled for running too long."""
+        self.inflight.pop(task, None)
+        if task in self.expired:
+            self.expired.discard(task)
+            return True
+        return False
 
-    def cancel(self) -> None:
-        self._handle.cancel()
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            now = time.monotonic()
+            for task, deadline in list(self.inflight.items()):
+                if deadline <= now and task not in self.expired:
+                    self.expired.add(task)
+                    task.cancel()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 class IXPApp:
@@ -98,6 +126,7 @@ class IXPApp:
         self._watcher = RegistryWatcher(self) if settings.reload else None
         self._started = False
         self.compressor = Compressor(settings)
+        self.watchdog = Watchdog(settings.request_timeout)
         self._slow_ns = int(settings.slow_request_ms * 1_000_000)
         self._id_prefix = os.urandom(4).hex() + "-"
         self._id_counter = itertools.count(1)
@@ -132,7 +161,7 @@ class IXPApp:
             rid = f"{self._id_prefix}{next(self._id_counter):x}"
         token = request_id.set(rid)
         limit_headers = None
-        timer = None
+        guarded = None
         try:
             found = self.router.match(path)
             if found is not None:
@@ -168,7 +197,7 @@ class IXPApp:
                 is_async = method in route.async_methods
                 if is_async or method in BODY_METHODS:
                     # Anything that awaits (a body, storage) runs under the request timeout.
-                    timer = Deadline(self.settings.request_timeout)
+                    guarded = self.watchdog.enter()
                 if method in BODY_METHODS:
                     request.body = await read_body(self.settings.max_body_bytes)
                 result = handler(request)
@@ -177,8 +206,11 @@ class IXPApp:
             error_code = exc.code
             response = self._error(exc, rid)
         except asyncio.CancelledError:
-            if timer is None or not timer.expired:
+            if guarded is None or not self.watchdog.leave(guarded):
                 raise
+            if hasattr(guarded, "uncancel"):  # Python >= 3.11: this cancellation is handled here
+                guarded.uncancel()
+            guarded = None
             error_code = TIMEOUT_ERROR
             response = self._error(self._timeout_error(), rid)
         except Exception:
@@ -186,8 +218,8 @@ class IXPApp:
             error_code = INTERNAL_ERROR
             response = self._error(IXPError(500, INTERNAL_ERROR, "Internal server error"), rid)
         finally:
-            if timer is not None:
-                timer.cancel()
+            if guarded is not None:
+                self.watchdog.leave(guarded)
             request_id.reset(token)
         if response.public:
             response.headers.extend(self._public_headers)
@@ -284,6 +316,7 @@ class IXPApp:
         self._started = False
         if self._watcher is not None:
             await self._watcher.stop()
+        await self.watchdog.stop()
         for hook in reversed(self.shutdown_hooks):
             try:
                 await hook()
