@@ -169,3 +169,26 @@ def test_ixp_serve_with_tls_speaks_http2_and_http11(tmp_path: Path) -> None:
             assert len(response.json()["intents"]) == 8
         with httpx.Client(base_url=url, http2=False, verify=trust, timeout=10) as client:
             assert client.get("/ixp/health").http_version == "HTTP/1.1"
+
+
+@pytest.mark.parametrize("interface", ["rsgi", "asgi"])
+def test_graceful_stop_writes_every_queued_intent_log(tmp_path: Path, interface: str) -> None:
+    import sqlite3
+
+    database = tmp_path / "ixp.db"
+    port = free_port()
+    sent = 40
+    env = {"IXP_SQLITE_PATH": str(database), "IXP_LOG_FLUSH_INTERVAL": "3600", "IXP_LOG_BATCH_SIZE": "1000"}
+    with running(granian_command(port, interface), port, env=env) as process:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            user = client.post("/api/users", json={"email": "stop@example.com", "name": "Stop"}).json()
+            for i in range(sent):
+                message = {"message": f"top {i % 9 + 1} books", "userId": user["id"]}
+                assert client.post("/api/intents/process", json=message).status_code == 200
+            pending = client.get("/ixp/metrics").json()["storage"]["intentLogs"]["pending"]
+        process.terminate()  # SIGTERM: Granian's graceful stop
+        process.wait(timeout=30)
+    with sqlite3.connect(database) as connection:
+        (count,) = connection.execute("SELECT count(*) FROM intent_logs").fetchone()
+    assert pending == sent  # still queued when the stop began: only the shutdown flush wrote them
+    assert count == sent

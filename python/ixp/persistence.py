@@ -61,7 +61,9 @@ class Persistence:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.cache = TwoLevelCache(settings.redis_url, capacity=settings.cache_size, l1_max_ttl=300.0)
-        self.writer = IntentLogWriter(self.store)
+        self.writer = IntentLogWriter(
+            self.store, batch_size=settings.log_batch_size, flush_interval=settings.log_flush_interval
+        )
         self._opened = False
         self._lock: asyncio.Lock | None = None
         self.warmed = {"users": 0, "sessions": 0, "bodies": 0}

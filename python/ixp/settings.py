@@ -72,6 +72,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cache_ttl: float = 3600.0  # L2 (Redis) TTL of a cached user; L1 keeps at most 300 s
     warm_users: int = 1000  # recently active users loaded into the cache at start-up
     session_idle_seconds: int = 1800  # a gap longer than this starts a new session
+    log_flush_interval: float = 1.0  # intent logs: write-behind flush period (s)
+    log_batch_size: int = 500  # intent logs: flush as soon as this many rows wait
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -111,9 +113,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         take("cache_size", _int_between(1, 10_000_000))
         take("warm_users", _int_between(0, 1_000_000))
         take("session_idle_seconds", _int_between(1, 10_000_000))
+        take("log_batch_size", _int_between(1, 1_000_000))
         for field in (
             "reload_interval", "match_cache_ttl", "db_acquire_timeout", "db_idle_lifetime",
-            "request_timeout", "slow_request_ms", "header_read_timeout", "cache_ttl",
+            "request_timeout", "slow_request_ms", "header_read_timeout", "cache_ttl", "log_flush_interval",
         ):  # fmt: skip
             take(field, _positive_float)
         for field in (
