@@ -283,7 +283,8 @@ class IXPApp:
 
         assert self.settings.rate_limit is not None and self.settings.redis_url is not None
         limit, window = parse_rate(self.settings.rate_limit)
-        client = aioredis.from_url(self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        url = self.settings.redis_url
+        client = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.rate_limiter = RedisRateLimiter(limit, window, client)
         self.shutdown_hooks.append(client.aclose)
 

@@ -1,0 +1,13 @@
+//! `ixp-core`: the CPU-bound hot paths of the ixp server, in plain Rust (no Python).
+
+pub mod error;
+pub mod histogram;
+pub mod lru;
+pub mod matcher;
+pub mod normalize;
+
+pub use error::{CacheError, HistogramError, MatcherError};
+pub use histogram::LatencyHistogram;
+pub use lru::{CacheStats, Clock, Lookup, LruCache, ManualClock, MonotonicClock};
+pub use matcher::{Capture, Engine, IntentMatcher, MatchResult, MatcherOptions, SpanMatch};
+pub use normalize::{is_normalized, normalize};

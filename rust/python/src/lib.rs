@@ -1,0 +1,17 @@
+//! `ixp._core`: the Python extension module. Registration only; the wrappers live in the
+//! sibling modules and all logic in the `ixp-core` crate.
+
+use pyo3::prelude::*;
+
+mod cache;
+mod histogram;
+mod matcher;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(matcher::normalize_message, m)?)?;
+    m.add_class::<matcher::IntentMatcher>()?;
+    m.add_class::<cache::LruCache>()?;
+    m.add_class::<histogram::LatencyHistogram>()?;
+    Ok(())
+}
