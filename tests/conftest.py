@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,14 @@ def write_registry(tmp_path: Path) -> Callable[..., tuple[Path, Path]]:
         return intents_path, components_path
 
     return write
+
+
+def service_settings() -> dict[str, Any]:
+    """Settings for the real PostgreSQL and Redis that scripts/test.sh starts (never skipped)."""
+    database_url = os.environ.get("IXP_TEST_DATABASE_URL")
+    redis_url = os.environ.get("IXP_TEST_REDIS_URL")
+    assert database_url and redis_url, "IXP_TEST_DATABASE_URL/IXP_TEST_REDIS_URL unset: run scripts/test.sh"
+    return {"database_url": database_url, "redis_url": redis_url, "db_pool_min": 1, "db_pool_max": 4}
 
 
 def render_body(name: str, parameters: Any = None, options: Any = None) -> dict[str, Any]:

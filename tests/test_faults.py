@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import asgi_client
+from conftest import asgi_client, service_settings
 from ixp.app import IXPApp
 from storage.conftest import Services
 
@@ -22,12 +22,7 @@ pytestmark = pytest.mark.services
 
 @pytest.fixture
 async def served(make_app: Callable[..., IXPApp]) -> AsyncIterator[tuple[IXPApp, httpx.AsyncClient]]:
-    database_url = os.environ.get("IXP_TEST_DATABASE_URL")
-    redis_url = os.environ.get("IXP_TEST_REDIS_URL")
-    assert database_url and redis_url, "IXP_TEST_DATABASE_URL/IXP_TEST_REDIS_URL unset: run scripts/test.sh"
-    app = make_app(
-        database_url=database_url, redis_url=redis_url, db_pool_min=1, db_pool_max=4, rate_limit="1000/60s"
-    )
+    app = make_app(**service_settings(), rate_limit="1000/60s")
     await app.startup()
     try:
         async with asgi_client(app) as client:

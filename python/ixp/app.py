@@ -7,7 +7,6 @@ over ASGI. Both adapters only translate; `IXPApp.handle` does the work.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
@@ -29,6 +28,7 @@ from ixp._http import (
     lower_header_dict,
     too_large,
 )
+from ixp._tasks import cancel_and_wait
 from ixp.compression import Compressor
 from ixp.errors import (
     INTERNAL_ERROR,
@@ -95,11 +95,8 @@ class Watchdog:
                     task.cancel()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
 
 class IXPApp:

@@ -7,11 +7,11 @@ logged and ignored — the server keeps serving the last good version (the SDK c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ixp._tasks import cancel_and_wait
 from ixp.errors import ConfigError
 from ixp.registry import load_registry
 
@@ -49,11 +49,8 @@ class RegistryWatcher:
             self._task = asyncio.get_running_loop().create_task(self._run(_stamp(self.paths)))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     def check(self, last: tuple[tuple[int, int] | None, ...]) -> tuple[tuple[int, int] | None, ...]:
         """Reload if any file changed since `last`; returns the new stamp."""

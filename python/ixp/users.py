@@ -94,13 +94,17 @@ def register(app: IXPApp) -> None:
                 raise IXPError(409, CONFLICT, f"A user with email '{email}' already exists") from None
         return json_response(201, _encode(user_json(user)), [("location", f"/api/users/{user.id}")])
 
-    async def get_one(request: Request) -> Response:
+    async def known_user(request: Request) -> User:
+        """The user named by the path's `{id}`: 400 if malformed, 404 if unknown."""
         user_id = parse_user_id(request.state["path_params"]["id"])
         async with storage_errors():
             user = await persistence.user(user_id)
         if user is None:
             raise not_found(user_id)
-        return json_response(200, _encode(user_json(user)))
+        return user
+
+    async def get_one(request: Request) -> Response:
+        return json_response(200, _encode(user_json(await known_user(request))))
 
     async def listing(request: Request) -> Response:
         raw_ids = request.query_param("ids")
@@ -122,12 +126,9 @@ def register(app: IXPApp) -> None:
         return json_response(200, _encode(body))
 
     async def session(request: Request) -> Response:
-        user_id = parse_user_id(request.state["path_params"]["id"])
+        user = await known_user(request)
         async with storage_errors():
-            user = await persistence.user(user_id)
-            if user is None:
-                raise not_found(user_id)
-            current = await persistence.session(user_id)
+            current = await persistence.session(user.id)
         body = {"user": user_json(user), "session": session_json(current) if current is not None else None}
         return json_response(200, _encode(body))
 

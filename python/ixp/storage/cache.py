@@ -29,6 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ixp import LruCache
+from ixp._tasks import cancel_and_wait
 
 logger = logging.getLogger("ixp.storage.cache")
 
@@ -98,10 +99,7 @@ class TwoLevelCache:
 
     async def close(self) -> None:
         task, self._subscriber = self._subscriber, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         for client in (self._redis, self._sub_redis):
             if client is not None:
                 with contextlib.suppress(*_REDIS_ERRORS):

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 
+from ixp._tasks import cancel_and_wait
 from ixp.storage.base import IntentLog, StorageError, Store
 
 logger = logging.getLogger("ixp.storage.logs")
@@ -76,9 +77,7 @@ class IntentLogWriter:
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=self.close_timeout)
             except asyncio.TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         deadline = time.monotonic() + self.close_timeout
         delay = 0.05
         while self._queue:
