@@ -1,0 +1,774 @@
+"""HTTP benchmark: ixp (RSGI and ASGI on Granian) against FastAPI/uvicorn and a do-nothing ceiling.
+
+    python bench/http_bench.py [--duration S] [--connections N] [--quick] [--repeat R] [--profile]
+
+For each target, with one generated 50-intent registry: start the server on a free loopback port,
+check that every pre-run response is a 200 of the expected shape, warm up, then run `wrk` against
+`GET /ixp/intents` and `POST /ixp/render` while reading the server's CPU time (the process and all
+its descendants, from /proc). The server is stopped before the next one starts. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+try:  # `python -m bench.http_bench` from the repository root
+    from bench.registry_gen import RENDER_BODY, RENDER_COMPONENT, RENDER_PROPS, build_registry, write_registry
+except ImportError:  # `python bench/http_bench.py`: this directory is on sys.path, the root may not be
+    from registry_gen import (  # type: ignore[no-redef]
+        RENDER_BODY,
+        RENDER_COMPONENT,
+        RENDER_PROPS,
+        build_registry,
+        write_registry,
+    )
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "http_bench.json"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+PRE_RUN_REQUESTS = 50
+CEILING = "ceiling"
+NOISE_CORES = 0.2  # other processes' CPU during a run, in cores, above which the run is flagged
+PROFILE_ROWS = 25
+
+# The issue's targets for ixp (RSGI), relative to the ceiling app on the same machine.
+TARGET_RENDER_RPS_RATIO = 0.85
+TARGET_RENDER_CPU_US = 35.0
+TARGET_INTENTS_RPS_RATIO = 0.90
+
+
+class BenchError(RuntimeError):
+    """A run that cannot be trusted (wrong responses, errors, a server that did not start)."""
+
+
+# -- targets and endpoints ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    argv: Callable[[int], list[str]]
+    ixp_bytes: bool = True  # sends ixp's exact bodies (checked); FastAPI only the same JSON
+
+
+def _granian(interface: str, app: str) -> Callable[[int], list[str]]:
+    def argv(port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "granian", "--interface", interface, "--workers", "1", "--no-ws",
+            "--log-level", "warning", "--host", "127.0.0.1", "--port", str(port), app,
+        ]  # fmt: skip
+
+    return argv
+
+
+def _uvicorn(app: str) -> Callable[[int], list[str]]:
+    def argv(port: int) -> list[str]:
+        fast = [
+            *(["--loop", "uvloop"] if _installed("uvloop") else []),
+            *(["--http", "httptools"] if _installed("httptools") else []),
+        ]
+        return [
+            sys.executable, "-m", "uvicorn", "--workers", "1", "--log-level", "warning", "--no-access-log",
+            *fast, "--host", "127.0.0.1", "--port", str(port), app,
+        ]  # fmt: skip
+
+    return argv
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+TARGETS = (
+    Target("ixp-rsgi", _granian("rsgi", "ixp.app:app")),
+    Target("ixp-asgi", _granian("asgi", "ixp.app:app")),
+    Target("fastapi-uvicorn", _uvicorn("bench.baselines.fastapi_app:app"), ixp_bytes=False),
+    Target(CEILING, _granian("rsgi", "bench.baselines.ceiling_app:app")),
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: str
+    body: bytes = b""
+
+
+RENDER_JSON = json.dumps(RENDER_BODY, separators=(",", ":")).encode()
+ENDPOINTS = (
+    Endpoint("intents", "GET", "/ixp/intents"),
+    Endpoint("render", "POST", "/ixp/render", RENDER_JSON),
+)
+
+
+# -- response checks ------------------------------------------------------------------------------
+
+
+def expected_intents(n_intents: int) -> list[dict[str, Any]]:
+    intents: list[dict[str, Any]] = build_registry(n_intents)[0]["intents"]
+    return intents
+
+
+def check_intents(document: Any, n_intents: int) -> str | None:
+    if not isinstance(document, dict) or set(document) != {"intents", "version", "timestamp"}:
+        return f"expected keys intents/version/timestamp, got {_keys(document)}"
+    if document["intents"] != expected_intents(n_intents):
+        return f"`intents` is not the {n_intents} generated definitions"
+    if document["version"] != "1.0.0" or not isinstance(document["timestamp"], str):
+        return "bad version or timestamp"
+    return None
+
+
+def check_render(document: Any, n_intents: int) -> str | None:
+    if not isinstance(document, dict) or set(document) != {"record", "component", "ttl"}:
+        return f"expected keys record/component/ttl, got {_keys(document)}"
+    record = document["record"]
+    if not isinstance(record, dict) or record.get("props") != RENDER_PROPS:
+        return f"record.props is not the 7 validated parameters: {record!r:.300}"
+    if record.get("exportName") != RENDER_COMPONENT or document["component"].get("name") != RENDER_COMPONENT:
+        return "record/component does not name the BenchRender component"
+    if not isinstance(document["ttl"], int):
+        return "ttl is not an integer"
+    return None
+
+
+def _keys(document: Any) -> object:
+    return sorted(document) if isinstance(document, dict) else type(document).__name__
+
+
+CHECKS: dict[str, Callable[[Any, int], str | None]] = {"intents": check_intents, "render": check_render}
+
+
+def request(conn: http.client.HTTPConnection, endpoint: Endpoint) -> tuple[int, str, bytes]:
+    headers = {"content-type": "application/json"} if endpoint.body else {}
+    conn.request(endpoint.method, endpoint.path, body=endpoint.body or None, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.getheader("content-type") or "", response.read()
+
+
+def pre_run(port: int, endpoint: Endpoint, n_intents: int, target: str) -> bytes:
+    """Send PRE_RUN_REQUESTS requests on one keep-alive connection; every one must be a good 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        body = b""
+        for _ in range(PRE_RUN_REQUESTS):
+            status, content_type, body = request(conn, endpoint)
+            where = f"{target} {endpoint.method} {endpoint.path}"
+            if status != 200:
+                raise BenchError(f"{where}: HTTP {status} (expected 200): {body[:300]!r}")
+            if not content_type.startswith("application/json"):
+                raise BenchError(f"{where}: content-type {content_type!r}, expected application/json")
+            problem = CHECKS[endpoint.name](json.loads(body), n_intents)
+            if problem is not None:
+                raise BenchError(f"{where}: unexpected body: {problem}")
+        return body
+    finally:
+        conn.close()
+
+
+_TIMESTAMP = re.compile(rb'"timestamp":"[^"]*"')
+
+
+def same_bytes(a: bytes, b: bytes) -> bool:
+    """Equal bodies, ignoring the value of `timestamp` (the registry load time or NOW)."""
+    return _TIMESTAMP.sub(b'"timestamp":""', a) == _TIMESTAMP.sub(b'"timestamp":""', b)
+
+
+# -- server processes -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        conn.request("GET", "/ixp/intents")
+        conn.getresponse().read()
+        return True
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def server(
+    target: Target, port: int, env: dict[str, str], log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start the target, wait (bounded) until it answers, and always stop it afterwards."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(target.argv(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not _answers(port):
+                if process.poll() is not None:
+                    raise BenchError(f"{target.name} exited with {process.returncode}:\n{_tail(log_path)}")
+                if time.monotonic() > deadline:
+                    raise BenchError(f"{target.name} did not answer within {START_TIMEOUT_S:.0f} s")
+                time.sleep(0.1)
+            yield process
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (threads' children included), from /proc."""
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:  # exited meanwhile
+            continue
+        for task in tasks:
+            with contextlib.suppress(OSError), open(f"/proc/{current}/task/{task}/children") as children:
+                queue.extend(int(child) for child in children.read().split())
+    return pids
+
+
+def cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """utime + stime (clock ticks, all threads) of each live pid."""
+    ticks = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            ticks[pid] = int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return ticks
+
+
+def busy_seconds() -> float:
+    """CPU time all cores spent on anything but idle/iowait since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / CLK_TCK  # user nice system idle iowait irq softirq steal
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's reaped children (here: the wrk runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_until_quiet(max_wait: float, window: float = 0.5) -> None:
+    """Wait (at most `max_wait` s) until the machine's busy CPU, the idle server included, drops
+    below NOISE_CORES over `window` seconds."""
+    deadline = time.monotonic() + max_wait
+    while time.monotonic() < deadline:
+        before = busy_seconds()
+        time.sleep(window)
+        if (busy_seconds() - before) / window < NOISE_CORES:
+            return
+    print(f"  machine still busy after {max_wait:.0f} s; measuring anyway", file=sys.stderr, flush=True)
+
+
+# -- wrk ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise BenchError(f"cannot parse wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    def find(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, output, re.MULTILINE)
+        if match is None:
+            raise BenchError(f"cannot find {pattern!r} in wrk output:\n{output}")
+        return match
+
+    done = find(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m)")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return WrkResult(
+        requests=int(done.group(1)),
+        seconds=_ms(done.group(2) + done.group(3)) / 1000,
+        rps=float(find(r"^Requests/sec:\s+([\d.]+)").group(1)),
+        p50_ms=_ms(find(r"^\s+50%\s+(\S+)").group(1)),
+        p99_ms=_ms(find(r"^\s+99%\s+(\S+)").group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+    )
+
+
+def write_lua(endpoint: Endpoint, directory: Path) -> Path | None:
+    if endpoint.method == "GET":
+        return None
+    body = endpoint.body.decode()
+    if "]==]" in body:
+        raise BenchError("request body cannot be quoted as a Lua long string")
+    script = directory / f"{endpoint.name}.lua"
+    script.write_text(
+        f'wrk.method = "{endpoint.method}"\n'
+        f"wrk.body = [==[{body}]==]\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return script
+
+
+def run_wrk(port: int, endpoint: Endpoint, lua: Path | None, seconds: float, connections: int) -> WrkResult:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "5s"]
+    if lua is not None:
+        argv += ["-s", str(lua)]
+    argv.append(f"http://127.0.0.1:{port}{endpoint.path}")
+    completed = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    if completed.returncode != 0:
+        raise BenchError(f"wrk failed ({completed.returncode}): {completed.stderr or completed.stdout}")
+    return parse_wrk(completed.stdout)
+
+
+# -- one measurement ------------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    target: str
+    endpoint: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_req: float
+    requests: int
+    cpu_s: float
+    seconds: float
+    wrk_cpu_s: float
+    other_cpu_s: float  # every other process on the machine during the run: noise if large
+    rps_vs_ceiling: float | None = None
+    cpu_vs_ceiling: float | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    duration: float
+    warmup: float
+    connections: int
+    repeat: int
+    n_intents: int
+    quiet_wait: float
+
+
+def measure(
+    process: subprocess.Popen[bytes],
+    port: int,
+    target: str,
+    endpoint: Endpoint,
+    lua: Path | None,
+    config: Config,
+) -> Measurement:
+    """Warm up, then one wrk run with the server's CPU time read before and after."""
+    run_wrk(port, endpoint, lua, config.warmup, config.connections)
+    if config.quiet_wait > 0:
+        wait_until_quiet(config.quiet_wait)
+    before = cpu_ticks(process_tree(process.pid))
+    busy_before, wrk_before = busy_seconds(), children_cpu_seconds()
+    result = run_wrk(port, endpoint, lua, config.duration, config.connections)
+    busy, wrk_cpu_s = busy_seconds() - busy_before, children_cpu_seconds() - wrk_before
+    after = cpu_ticks(process_tree(process.pid))
+    where = f"{target} {endpoint.method} {endpoint.path}"
+    if result.non_2xx:
+        raise BenchError(f"{where}: wrk saw {result.non_2xx} non-2xx/3xx responses")
+    if result.socket_errors:
+        raise BenchError(f"{where}: wrk saw {result.socket_errors} socket errors")
+    if result.requests == 0:
+        raise BenchError(f"{where}: no request completed")
+    cpu_s = sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / CLK_TCK
+    return Measurement(
+        target=target,
+        endpoint=endpoint.name,
+        rps=result.rps,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
+        cpu_us_per_req=cpu_s * 1e6 / result.requests,
+        requests=result.requests,
+        cpu_s=cpu_s,
+        seconds=result.seconds,
+        wrk_cpu_s=wrk_cpu_s,
+        other_cpu_s=max(0.0, busy - cpu_s - wrk_cpu_s),
+    )
+
+
+def bench_target(
+    target: Target, config: Config, env: dict[str, str], work: Path, reference: dict[str, bytes]
+) -> list[Measurement]:
+    port = free_port()
+    results = []
+    with server(target, port, env, work / f"{target.name}.log") as process:
+        for endpoint in ENDPOINTS:
+            body = pre_run(port, endpoint, config.n_intents, target.name)
+            if target.ixp_bytes:
+                check_same_bytes(target.name, endpoint, body, reference)
+            lua = write_lua(endpoint, work)
+            results.append(measure(process, port, target.name, endpoint, lua, config))
+    return results
+
+
+def check_same_bytes(target: str, endpoint: Endpoint, body: bytes, reference: dict[str, bytes]) -> None:
+    """ixp on either interface and the ceiling must send the very same body (timestamp aside)."""
+    expected = reference.setdefault(endpoint.name, body)
+    if not same_bytes(body, expected):
+        raise BenchError(f"{target} {endpoint.path}: body differs from the other ixp/ceiling targets")
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+def run(config: Config, work: Path) -> list[Measurement]:
+    intents_path, components_path = write_registry(work / "registry", config.n_intents)
+    env = {
+        **os.environ,
+        "IXP_INTENTS": str(intents_path),
+        "IXP_COMPONENTS": str(components_path),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    reference: dict[str, bytes] = {}
+    rounds: list[list[Measurement]] = []
+    for round_index in range(config.repeat):
+        shift = round_index % len(TARGETS)  # interleave: each round starts with the next target
+        for target in TARGETS[shift:] + TARGETS[:shift]:
+            print(f"[round {round_index + 1}/{config.repeat}] {target.name} ...", file=sys.stderr, flush=True)
+            rounds.append(bench_target(target, config, env, work, reference))
+    return add_ratios(median_over_rounds([m for batch in rounds for m in batch]))
+
+
+MEDIAN_FIELDS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "cpu_s", "seconds", "wrk_cpu_s", "other_cpu_s")
+
+
+def median_over_rounds(measurements: list[Measurement]) -> list[Measurement]:
+    """One row per target and endpoint (the median of each number over the rounds), in TARGETS order."""
+    rows = []
+    for target in TARGETS:
+        for endpoint in ENDPOINTS:
+            runs = [m for m in measurements if m.target == target.name and m.endpoint == endpoint.name]
+            medians = {f: statistics.median(getattr(m, f) for m in runs) for f in MEDIAN_FIELDS}
+            requests = statistics.median_low(m.requests for m in runs)
+            rows.append(Measurement(target.name, endpoint.name, requests=requests, **medians))
+    return rows
+
+
+def add_ratios(rows: list[Measurement]) -> list[Measurement]:
+    ceiling = {m.endpoint: m for m in rows if m.target == CEILING}
+    for row in rows:
+        top = ceiling[row.endpoint]
+        row.rps_vs_ceiling = row.rps / top.rps
+        row.cpu_vs_ceiling = row.cpu_us_per_req / top.cpu_us_per_req if top.cpu_us_per_req else None
+    return rows
+
+
+def ceiling_rps(rows: list[Measurement], endpoint: str) -> float:
+    return next(m.rps for m in rows if m.target == CEILING and m.endpoint == endpoint)
+
+
+def verdicts(rows: list[Measurement]) -> list[dict[str, Any]]:
+    by_key = {(m.target, m.endpoint): m for m in rows}
+    render, intents = by_key[("ixp-rsgi", "render")], by_key[("ixp-rsgi", "intents")]
+    checks = [
+        (
+            "render req/s >= 85% of ceiling",
+            render.rps / ceiling_rps(rows, "render"),
+            TARGET_RENDER_RPS_RATIO,
+            True,
+        ),
+        ("render server CPU <= 35 us/req", render.cpu_us_per_req, TARGET_RENDER_CPU_US, False),
+        (
+            "intents req/s >= 90% of ceiling",
+            intents.rps / ceiling_rps(rows, "intents"),
+            TARGET_INTENTS_RPS_RATIO,
+            True,
+        ),
+    ]
+    return [
+        {
+            "target": name,
+            "value": value,
+            "limit": limit,
+            "met": value >= limit if at_least else value <= limit,
+        }
+        for name, value, limit, at_least in checks
+    ]
+
+
+def table(rows: list[Measurement]) -> str:
+    header = (
+        "target",
+        "endpoint",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU us/req",
+        "req/s/ceil",
+        "CPU/ceil",
+        "other CPU",
+    )
+    lines = [header] + [
+        (
+            m.target,
+            m.endpoint,
+            f"{m.rps:,.0f}",
+            f"{m.p50_ms:.2f}",
+            f"{m.p99_ms:.2f}",
+            f"{m.cpu_us_per_req:.1f}",
+            f"{m.rps_vs_ceiling:.2f}" if m.rps_vs_ceiling is not None else "-",
+            f"{m.cpu_vs_ceiling:.2f}" if m.cpu_vs_ceiling is not None else "-",
+            f"{100 * m.other_cpu_s / m.seconds:.0f}%",
+        )
+        for m in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    fmt = [f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths)]
+    out = ["| " + " | ".join(f.format(c) for f, c in zip(fmt, line, strict=True)) + " |" for line in lines]
+    rule = ("-" * (w + 1) + ":" if i >= 2 else "-" * (w + 2) for i, w in enumerate(widths))
+    out.insert(1, "|" + "|".join(rule) + "|")
+    return "\n".join(out)
+
+
+def noise_warning(rows: list[Measurement]) -> str | None:
+    worst = max(rows, key=lambda m: m.other_cpu_s / m.seconds)
+    share = worst.other_cpu_s / worst.seconds
+    if share < NOISE_CORES:
+        return None
+    return (
+        f"WARNING: other processes used up to {100 * share:.0f}% of a core during a run "
+        f"({worst.target} {worst.endpoint}); the numbers are noisy, re-run on a quiet machine or use --repeat"
+    )
+
+
+# -- in-process profile of the request path ---------------------------------------------------------
+
+
+class FakeScope:
+    """What `__rsgi__` reads from Granian's scope; `headers` only needs `.get`."""
+
+    proto = "http"
+    query_string = ""
+    client = "127.0.0.1"
+    scheme = "http"
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.method = endpoint.method
+        self.path = endpoint.path
+        self.headers: dict[str, str] = {"host": "127.0.0.1:8000", "user-agent": "wrk", "accept": "*/*"}
+        if endpoint.body:
+            self.headers |= {"content-type": "application/json", "content-length": str(len(endpoint.body))}
+
+
+class FakeProto:
+    """Granian's RSGI protocol object, reduced to what a buffered request/response uses."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.status = 0
+
+    async def __call__(self) -> bytes:
+        return self.body
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+
+
+async def _loop_rsgi(app: Any, endpoint: Endpoint, n: int) -> float:
+    scope, proto = FakeScope(endpoint), FakeProto(endpoint.body)
+    await app.__rsgi__(scope, proto)
+    if proto.status != 200:
+        raise BenchError(f"in-process {endpoint.method} {endpoint.path} answered {proto.status}")
+    started = time.thread_time()  # CPU time: other processes on a busy machine do not count
+    for _ in range(n):
+        await app.__rsgi__(scope, proto)
+    return (time.thread_time() - started) * 1e6 / n
+
+
+def profile(config: Config, work: Path, n: int) -> None:
+    """Python-side cost of one request (no Granian, no sockets) for ixp and the ceiling, then cProfile."""
+    import asyncio
+    import importlib
+    import logging
+
+    intents_path, components_path = write_registry(work / "registry", config.n_intents)
+    os.environ |= {"IXP_INTENTS": str(intents_path), "IXP_COMPONENTS": str(components_path)}
+    sys.path.insert(0, str(ROOT))
+    logging.disable(logging.WARNING)
+    ixp_app = importlib.import_module("ixp.app").create_app()
+    ceiling = importlib.import_module("bench.baselines.ceiling_app").app
+    asyncio.run(_profile(ixp_app, ceiling, n))
+
+
+async def _profile(ixp_app: Any, ceiling: Any, n: int) -> None:
+    import cProfile
+    import pstats
+
+    await ixp_app.startup()  # what Granian's __rsgi_init__ does
+    try:
+        print(f"in-process __rsgi__ CPU time, {n} requests each (no Granian, no sockets, no HTTP parsing):")
+        for endpoint in ENDPOINTS:
+            ours = await _loop_rsgi(ixp_app, endpoint, n)
+            floor = await _loop_rsgi(ceiling, endpoint, n)
+            extra = ours - floor
+            print(f"  {endpoint.name:8} ixp {ours:6.2f} us   ceiling {floor:5.2f} us   extra {extra:6.2f} us")
+        render = next(e for e in ENDPOINTS if e.name == "render")
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await _loop_rsgi(ixp_app, render, n)
+        profiler.disable()
+    finally:
+        await ixp_app.shutdown()
+    print("\ncProfile of ixp POST /ixp/render (per request; the profiler inflates small calls):")
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    print(f"  {'own us':>7} {'cum us':>7} {'calls/req':>9}  function")
+    for (filename, line, name), (_, calls, own, cumulative, _) in sorted(
+        stats.items(), key=lambda item: item[1][2], reverse=True
+    )[:PROFILE_ROWS]:
+        where = f"{Path(filename).name}:{line}" if line else filename
+        print(f"  {own * 1e6 / n:7.2f} {cumulative * 1e6 / n:7.2f} {calls / n:9.2f}  {name} ({where})")
+
+
+def environment() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    banner = (wrk.stdout or wrk.stderr).strip()
+    packages = ("granian", "msgspec", "fastapi", "pydantic", "uvicorn", "uvloop", "httptools")
+    return {
+        "python": platform.python_version(),
+        "packages": {name: installed(name) for name in packages},
+        "wrk": banner.splitlines()[0] if banner else "",
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "kernel": platform.release(),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Config]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, help="seconds per wrk run (default 10, --quick 3)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--quick", action="store_true", help="3 s runs and 1 s warm-up")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, interleaved; medians reported")
+    parser.add_argument("--intents", type=int, default=50, help="registry size (default 50)")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=0.0, metavar="S",
+        help="before each measured run, wait up to S s for other processes to go below 20%% of a core",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", type=int, nargs="?", const=20_000, metavar="N",
+        help="no HTTP: time N in-process requests through ixp's and the ceiling's __rsgi__, then cProfile",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    duration = args.duration if args.duration is not None else (3.0 if args.quick else 10.0)
+    if duration < 1 or args.connections < 1 or args.repeat < 1 or args.intents < 1:
+        parser.error("--duration must be >= 1 s; --connections, --repeat and --intents >= 1")
+    warmup = 1.0 if args.quick else 2.0
+    return args, Config(
+        duration, warmup, args.connections, args.repeat, args.intents, max(0.0, args.quiet_wait)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, config = parse_args(argv)
+    if args.profile:
+        with tempfile.TemporaryDirectory(prefix="ixp-http-profile-") as tmp:
+            profile(config, Path(tmp), args.profile)
+        return 0
+    if shutil.which("wrk") is None:
+        print("error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ixp-http-bench-") as tmp:
+        try:
+            rows = run(config, Path(tmp))
+        except BenchError as exc:
+            print(f"\nBENCHMARK ABORTED: {exc}", file=sys.stderr)
+            return 1
+    command = "python bench/http_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"\n$ {command.strip()}   ({time.monotonic() - started:.0f} s)\n")
+    print(table(rows))
+    warning = noise_warning(rows)
+    if warning:
+        print("\n" + warning)
+    results = verdicts(rows)
+    print()
+    for v in results:
+        verdict = "MET   " if v["met"] else "MISSED"
+        print(f"{verdict} ixp-rsgi {v['target']}: {v['value']:.2f} (limit {v['limit']})")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "command": command.strip(),
+        "config": asdict(config),
+        "environment": environment(),
+        "results": [asdict(m) for m in rows],
+        "targets": results,
+    }
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nresults: {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
