@@ -28,12 +28,12 @@ async def _capture() -> dict[tuple[str, str], Answer]:
     body = msgspec.json.encode(RENDER_BODY)
     headers = {"content-type": "application/json", "content-length": str(len(body))}
 
-    async def read_body(limit: int) -> bytes:
+    async def read_body(source: object, headers: object, limit: int) -> bytes:
         return body
 
     answers: dict[tuple[str, str], Answer] = {}
     for method, path, request_headers in (("GET", "/ixp/intents", {}), ("POST", "/ixp/render", headers)):
-        response = await app.handle(method, path, "", request_headers, read_body)
+        response = await app.handle(method, path, "", request_headers, read_body, None)
         if response.status != 200:
             raise RuntimeError(
                 f"ceiling: ixp answered {method} {path} with {response.status}: {response.body!r}"

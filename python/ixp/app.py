@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from typing import Any
@@ -28,7 +27,7 @@ from ixp._http import (
     lower_header_dict,
     too_large,
 )
-from ixp._tasks import cancel_and_wait
+from ixp._tasks import Watchdog
 from ixp.compression import Compressor
 from ixp.errors import (
     INTERNAL_ERROR,
@@ -41,7 +40,8 @@ from ixp.errors import (
 )
 from ixp.headers import SECURITY_HEADERS, CorsPolicy
 from ixp.log import configure_logging, request_id
-from ixp.metrics import UNMATCHED, Metrics
+from ixp.metrics import Metrics
+from ixp.protocol import cached
 from ixp.ratelimit import ClientAddress, Decision, LocalRateLimiter, RedisRateLimiter, parse_rate
 from ixp.registry import Registry, load_registry
 from ixp.reload import RegistryWatcher
@@ -50,53 +50,12 @@ from ixp.settings import Settings
 
 log = logging.getLogger("ixp")
 
-BodyReader = Callable[[int], Awaitable[bytes]]
+BodyReader = Callable[[Any, HeaderMap, int], Awaitable[bytes]]
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 _NO_BODY = frozenset({204, 304})
+_SMALL_BODY = 65536  # declared bodies up to this size are read without the timeout watchdog
 _UNLIMITED = frozenset({"/ixp/health"})  # load balancers' health checks are never rate limited
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
-
-
-class Watchdog:
-    """Cancels requests that run past the timeout. One task sweeps the in-flight requests a few
-    times per timeout, so a request costs a dict insert and delete, not a timer of its own."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.tick = min(0.25, timeout / 4)
-        self.inflight: dict[asyncio.Task[Any], float] = {}
-        self.expired: set[asyncio.Task[Any]] = set()
-        self._task: asyncio.Task[None] | None = None
-
-    def enter(self) -> asyncio.Task[Any] | None:
-        task = asyncio.current_task()
-        if task is None:
-            return None
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._sweep())
-        self.inflight[task] = time.monotonic() + self.timeout
-        return task
-
-    def leave(self, task: asyncio.Task[Any]) -> bool:
-        """Forget the task; True if it was cancelled for running too long."""
-        self.inflight.pop(task, None)
-        if task in self.expired:
-            self.expired.discard(task)
-            return True
-        return False
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick)
-            now = time.monotonic()
-            for task, deadline in list(self.inflight.items()):
-                if deadline <= now and task not in self.expired:
-                    self.expired.add(task)
-                    task.cancel()
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
 
 
 class IXPApp:
@@ -116,7 +75,7 @@ class IXPApp:
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self.registry_listeners: list[Callable[[Registry], None]] = []
         protocol.register(self.router, self)
-        self.metrics = Metrics(self.router.names())
+        self.metrics = Metrics(self.router.names())  # routes bind their series on first use
         self.persistence = persistence.register(self)
         users.register(self)
         self.processor = processing.register(self)
@@ -124,6 +83,8 @@ class IXPApp:
         self._started = False
         self.compressor = Compressor(settings)
         self.watchdog = Watchdog(settings.request_timeout)
+        self._max_body = settings.max_body_bytes
+        self._compress_min = settings.compression_min_bytes if settings.compression else 1 << 62
         self._slow_ns = int(settings.slow_request_ms * 1_000_000)
         self._id_prefix = os.urandom(4).hex() + "-"
         self._id_counter = itertools.count(1)
@@ -148,22 +109,28 @@ class IXPApp:
         query_string: str,
         headers: HeaderMap,
         read_body: BodyReader,
+        source: Any,
         client: str = "",
     ) -> Response:
+        """(method, path, query, headers, body) → response, whatever the interface.
+
+        `read_body(source, headers, limit)` reads the body from the adapter's `source` (the RSGI
+        protocol or the ASGI `receive`) and is only called for methods that carry one.
+        """
         start = perf_counter_ns()
-        route_key = UNMATCHED
-        error_code = None
         rid = headers.get("x-request-id")
         if rid is None or not _VALID_REQUEST_ID.fullmatch(rid):
-            rid = f"{self._id_prefix}{next(self._id_counter):x}"
-        token = request_id.set(rid)
+            rid = self._id_prefix + hex(next(self._id_counter))
+        token = None
+        route = None
+        error_code = None
         limit_headers = None
         guarded = None
         try:
             found = self.router.match(path)
             if found is not None:
-                route_key = found[0].name
-            if self.rate_limiter is not None and route_key not in _UNLIMITED:
+                route = found[0]
+            if self.rate_limiter is not None and (route is None or route.name not in _UNLIMITED):
                 decision = await self._rate_limit(client, headers)
                 limit_headers = decision.headers()
                 if not decision.allowed:
@@ -186,19 +153,29 @@ class IXPApp:
                         headers=[("allow", route.allow)],
                     )
                 response = self._options(route.allow, headers)
+            elif route.cached_body is not None:  # a registry body: no Request, nothing that logs
+                response = cached(headers, route.cached_body(self.registry), self.compressor)
             else:
+                token = request_id.set(rid)  # every log line of the handler carries the id
                 request = Request(method, path, query_string, headers, b"", client)
                 request.request_id = rid
                 if params:
                     request.state["path_params"] = params
                 is_async = method in route.async_methods
-                if is_async or method in BODY_METHODS:
-                    # Anything that awaits (a body, storage) runs under the request timeout.
-                    guarded = self.watchdog.enter()
                 if method in BODY_METHODS:
-                    request.body = await read_body(self.settings.max_body_bytes)
-                result = handler(request)
-                response = await result if is_async else result  # type: ignore[misc,assignment]
+                    limit = self._max_body
+                    # A body that may take long to arrive (chunked or large) runs under the timeout;
+                    # a small declared one is already in Granian's buffer.
+                    length = declared_length(headers, limit)
+                    if length is None or length > _SMALL_BODY:
+                        guarded = self.watchdog.enter()
+                    request.body = await read_body(source, headers, limit)
+                if is_async:
+                    if guarded is None:
+                        guarded = self.watchdog.enter()
+                    response = await handler(request)  # type: ignore[misc]
+                else:
+                    response = handler(request)  # type: ignore[assignment]
         except IXPError as exc:
             error_code = exc.code
             response = self._error(exc, rid)
@@ -211,26 +188,36 @@ class IXPApp:
             error_code = TIMEOUT_ERROR
             response = self._error(self._timeout_error(), rid)
         except Exception:
-            log.exception("unhandled error on %s %s", method, path)
+            log.exception("unhandled error on %s %s", method, path, extra={"request_id": rid})
             error_code = INTERNAL_ERROR
             response = self._error(IXPError(500, INTERNAL_ERROR, "Internal server error"), rid)
         finally:
             if guarded is not None:
                 self.watchdog.leave(guarded)
-            request_id.reset(token)
+            if token is not None:
+                request_id.reset(token)
+        out = response.headers
         if response.public:
-            response.headers.extend(self._public_headers)
+            out.extend(self._public_headers)
         else:
-            response.headers.extend(self.cors.headers(headers.get("origin")))
-        response.headers.append(("x-request-id", rid))
+            origin = headers.get("origin")
+            out.extend(self.cors.base if origin is None else self.cors.headers(origin))
+        out.append(("x-request-id", rid))
         if limit_headers is not None:
-            response.headers.extend(limit_headers)
+            out.extend(limit_headers)
+        body = response.body
         if method == "HEAD" or response.status in _NO_BODY:
             response.body = b""
-        elif self.compressor.enabled:
+        elif len(body) >= self._compress_min:
             self.compressor.apply(response, headers)
         elapsed = perf_counter_ns() - start
-        self.metrics.record(route_key, response.status, elapsed, error_code)
+        if route is None:
+            stats = self.metrics.unmatched
+        elif route.stats is not None:
+            stats = route.stats
+        else:  # the route's first request binds its series
+            stats = route.stats = self.metrics.stats_for(route.name)
+        stats.record(response.status, elapsed, error_code, self.metrics.errors_by_code)
         if elapsed > self._slow_ns:
             self._log_slow(method, path, response.status, elapsed, headers, rid)
         return response
@@ -333,24 +320,8 @@ class IXPApp:
         if scope.proto != "http":
             proto.close(1008)  # no websocket endpoints
             return
-        headers = scope.headers
-
-        async def read_body(limit: int) -> bytes:
-            if declared_length(headers, limit) is not None:
-                body: bytes = await proto()
-                if len(body) > limit:
-                    raise too_large(limit)
-                return body
-            chunks, size = [], 0
-            async for chunk in proto:
-                size += len(chunk)
-                if size > limit:
-                    raise too_large(limit)
-                chunks.append(chunk)
-            return b"".join(chunks)
-
         response = await self.handle(
-            scope.method, scope.path, scope.query_string, headers, read_body, scope.client
+            scope.method, scope.path, scope.query_string, scope.headers, read_rsgi_body, proto, scope.client
         )
         proto.response_bytes(response.status, response.headers, response.body)
 
@@ -366,30 +337,14 @@ class IXPApp:
             await send({"type": "websocket.close", "code": 1008})
 
     async def _asgi_http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        headers = lower_header_dict(scope["headers"])
-
-        async def read_body(limit: int) -> bytes:
-            declared_length(headers, limit)
-            chunks, size, more = [], 0, True
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    break
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise too_large(limit)
-                chunks.append(chunk)
-                more = message.get("more_body", False)
-            return b"".join(chunks)
-
         client = scope.get("client")
         response = await self.handle(
             scope["method"],
             scope["path"],
             scope.get("query_string", b"").decode("latin-1"),
-            headers,
-            read_body,
+            lower_header_dict(scope["headers"]),
+            read_asgi_body,
+            receive,
             client[0] if client else "",
         )
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
@@ -411,6 +366,38 @@ class IXPApp:
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def read_rsgi_body(proto: Any, headers: HeaderMap, limit: int) -> bytes:
+    """The body from Granian's RSGI protocol, never more than `limit` bytes."""
+    if headers.get("content-length") is not None:  # checked against the limit by the core
+        body: bytes = await proto()
+        if len(body) > limit:
+            raise too_large(limit)
+        return body
+    chunks, size = [], 0
+    async for chunk in proto:
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_asgi_body(receive: Any, headers: HeaderMap, limit: int) -> bytes:
+    """The body from ASGI `http.request` messages, never more than `limit` bytes."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
 
 
 def create_app(settings: Settings | None = None) -> IXPApp:

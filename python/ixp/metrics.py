@@ -40,6 +40,16 @@ class RouteStats:
         self.errors = 0
         self.by_class = [0, 0, 0, 0, 0, 0]  # index = status // 100
 
+    def record(
+        self, status: int, elapsed_ns: int, error_code: str | None, errors_by_code: dict[str, int]
+    ) -> None:
+        self.histogram.record(elapsed_ns)
+        self.by_class[status // 100] += 1
+        if status >= 400:
+            self.errors += 1
+            if error_code is not None:
+                errors_by_code[error_code] = errors_by_code.get(error_code, 0) + 1
+
 
 class Metrics:
     """Per-route latency and status counters for one worker process."""
@@ -47,20 +57,18 @@ class Metrics:
     def __init__(self, routes: Iterable[str]) -> None:
         self.started = time.monotonic()
         self.routes: dict[str, RouteStats] = {name: RouteStats() for name in routes}
-        self.routes.setdefault(UNMATCHED, RouteStats())
+        self.unmatched = self.stats_for(UNMATCHED)
         self.errors_by_code: dict[str, int] = {}
         self.extra_sections: dict[str, Callable[[], dict[str, Any]]] = {}
 
-    def record(self, route: str, status: int, elapsed_ns: int, error_code: str | None) -> None:
+    def stats_for(self, route: str) -> RouteStats:
         stats = self.routes.get(route)
         if stats is None:
             stats = self.routes[route] = RouteStats()
-        stats.histogram.record(elapsed_ns)
-        stats.by_class[status // 100] += 1
-        if status >= 400:
-            stats.errors += 1
-            if error_code is not None:
-                self.errors_by_code[error_code] = self.errors_by_code.get(error_code, 0) + 1
+        return stats
+
+    def record(self, route: str, status: int, elapsed_ns: int, error_code: str | None) -> None:
+        self.stats_for(route).record(status, elapsed_ns, error_code, self.errors_by_code)
 
     def uptime(self) -> float:
         return time.monotonic() - self.started

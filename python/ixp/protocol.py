@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ixp._clock import utc_now_iso
-from ixp._http import JSON_CONTENT_TYPE, Request, Response, decode_json_body, json_response
+from ixp._http import JSON_CONTENT_TYPE, HeaderMap, Request, Response, decode_json_body, json_response
 from ixp.compression import Compressor
 from ixp.crawler import crawler_content
 from ixp.errors import bad_request
@@ -25,11 +27,11 @@ _encoder = msgspec.json.Encoder()
 _process_started = time.monotonic()
 
 
-def cached(request: Request, body: CachedBody, compressor: Compressor) -> Response:
+def cached(headers: HeaderMap, body: CachedBody, compressor: Compressor) -> Response:
     """A body encoded (and compressed) once per registry version; `If-None-Match` gets 304."""
-    gzipped = compressor.wanted(request.headers, len(body.body))
+    gzipped = headers.get("accept-encoding") is not None and compressor.wanted(headers, len(body.body))
     etag = body.gzip_etag if gzipped else body.etag
-    match = request.headers.get("if-none-match")
+    match = headers.get("if-none-match")
     if match is not None:
         tags = _etags(match)
         if "*" in tags or body.etag in tags or body.gzip_etag in tags:
@@ -91,14 +93,11 @@ def _init_entry(definition: dict[str, Any]) -> dict[str, Any]:
 def register(router: Router, app: IXPApp) -> None:
     settings = app.settings
 
-    def intents(request: Request) -> Response:
-        return cached(request, app.registry.intents_body, app.compressor)
+    def serve(body_of: Callable[[Registry], CachedBody]) -> Callable[[Request], Response]:
+        def handler(request: Request) -> Response:
+            return cached(request.headers, body_of(app.registry), app.compressor)
 
-    def components(request: Request) -> Response:
-        return cached(request, app.registry.components_body, app.compressor)
-
-    def theme(request: Request) -> Response:
-        return cached(request, app.registry.theme_body, app.compressor)
+        return handler
 
     def render(request: Request) -> Response:
         body = decode_json_body(request, render_request_decoder)
@@ -135,12 +134,11 @@ def register(router: Router, app: IXPApp) -> None:
         response.public = True
         return response
 
-    def menu(request: Request) -> Response:
-        registry = app.registry
-        body = registry.derived.get("menu")
+    def menu_body(registry: Registry) -> CachedBody:
+        body: CachedBody | None = registry.derived.get("menu")
         if body is None:
             body = registry.derived["menu"] = _menu_body(registry)
-        return cached(request, body, app.compressor)
+        return body
 
     def init(request: Request) -> Response:
         featured_only = request.query_param("featured") == "true"
@@ -196,14 +194,17 @@ def register(router: Router, app: IXPApp) -> None:
             )
         return json_response(200, app.metrics.to_json(counts))
 
-    router.add("GET", "/ixp/intents", intents)
-    router.add("GET", "/ixp/components", components)
-    router.add("GET", "/ixp/theme", theme)
+    for path, body_of in (
+        ("/ixp/intents", attrgetter("intents_body")),
+        ("/ixp/components", attrgetter("components_body")),
+        ("/ixp/theme", attrgetter("theme_body")),
+    ):
+        router.add_cached(path, body_of, serve(body_of))
     router.add("POST", "/ixp/render", render)
     router.add("GET", "/ixp/crawler_content", crawler)
     router.add("GET", "/ixp/sdk/config", sdk_config)
     for prefix in ("/ixp", "/ixp/ixp"):  # the SDK served these at /ixp/ixp/... (§12.1): answer both
-        router.add("GET", f"{prefix}/menu", menu, name="/ixp/menu")
+        router.add_cached(f"{prefix}/menu", menu_body, serve(menu_body), name="/ixp/menu")
         router.add("GET", f"{prefix}/init", init, name="/ixp/init")
     router.add("GET", "/ixp/health", health, is_async=True)
     if settings.metrics_enabled:

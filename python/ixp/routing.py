@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ixp._http import Request, Response
+from ixp.metrics import RouteStats
 
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
 
@@ -18,6 +20,10 @@ class Route:
     handlers: dict[str, Handler] = field(default_factory=dict)
     async_methods: set[str] = field(default_factory=set)
     allow: str = ""
+    stats: RouteStats | None = None  # this route's metrics series, bound by the app
+    # For GET routes that serve a body encoded once per registry version: registry -> CachedBody.
+    # The app answers them directly (ETag, 304, gzip variant), without building a Request.
+    cached_body: Callable[[Any], Any] | None = None
 
     def add(self, method: str, handler: Handler, is_async: bool) -> None:
         self.handlers[method] = handler
@@ -34,6 +40,14 @@ class Router:
     def __init__(self) -> None:
         self.static: dict[str, Route] = {}
         self.dynamic: list[tuple[tuple[str, ...], Route]] = []
+
+    def add_cached(
+        self, path: str, body_of: Callable[[Any], Any], handler: Handler, *, name: str = ""
+    ) -> None:
+        """A GET route whose body is `body_of(registry)`, a `CachedBody`; `handler` serves the same
+        response through the ordinary path (used when called directly)."""
+        self.add("GET", path, handler, name=name)
+        self.static[path].cached_body = body_of
 
     def add(
         self, method: str, path: str, handler: Handler, *, is_async: bool = False, name: str = ""
