@@ -92,10 +92,10 @@ def test_oversized_headers_are_refused(served: int) -> None:
 def test_keep_alive_can_be_turned_off(tmp_path: Path) -> None:
     port = free_port()
     env = {"IXP_KEEP_ALIVE": "false", "IXP_SQLITE_PATH": str(tmp_path / "ixp.db")}
-    with running([sys.executable, "-m", "ixp.cli", "serve", "--port", str(port)], port, env=env):
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(REQUEST)
-            head = read_response(sock)
-            assert head.startswith(b"HTTP/1.1 200")
-            assert b"connection: close" in head.lower()
-            assert sock.recv(1) == b""  # closed after one response
+    command = [sys.executable, "-m", "ixp.cli", "serve", "--port", str(port)]
+    with running(command, port, env=env), socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(REQUEST)
+        head = read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"connection: close" in head.lower()
+        assert sock.recv(1) == b""  # closed after one response
