@@ -7,7 +7,8 @@
 #   2. a virtualenv (.venv) with the wheel built by maturin (release profile) and the test extras;
 #   3. cargo test, clippy and rustfmt for the Rust workspace;
 #   4. ruff, mypy --strict, and mypy.stubtest for the hand-written ixp._core stub;
-#   5. pytest (in-process ASGI, real Granian processes, real Redis and PostgreSQL).
+#   5. pytest (in-process ASGI, real Granian processes, real Redis and PostgreSQL);
+#   6. the load-test smoke run (locust, <= 60 s; fails if the error rate is >= 0.1 %).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
@@ -26,7 +27,7 @@ VENV="${IXP_VENV:-$ROOT/.venv}"
 # shellcheck disable=SC1091
 source "$VENV/bin/activate"
 python -m pip install -q --upgrade pip
-python -m pip install -q ".[test]"
+python -m pip install -q ".[test,bench]"
 
 step "rust: cargo test, clippy, rustfmt"
 cargo fmt --all -- --check
@@ -42,3 +43,6 @@ python -m mypy.stubtest ixp._core
 step "pytest"
 # Run from tests/ against the installed wheel, not the source tree.
 python -m pytest -q -p no:cacheprovider "$@"
+
+step "load-test smoke run (locust)"
+python -m bench.load --smoke
