@@ -58,6 +58,8 @@ async def test_trailing_slash_reaches_the_route(client: httpx.AsyncClient) -> No
         b'"abc"',
         b"[]",
         b"\xff\xfe\x00garbage",
+        b'{"intent": {"name": "\x80x"}}',
+        b'{"intent": {"name": "show_faq", "parameters": {"query": "caf\xe9"}}}',
         b'{"intent": {"name": "show_faq"}} trailing',
         b"[" * 100_000 + b"]" * 100_000,
         b'{"intent": "show_faq"}',

@@ -101,12 +101,13 @@ def test_bad_pattern_names_the_intent_and_pattern(write_registry) -> None:  # ty
         ("{not json", "invalid JSON"),
         ('{"intents": {}}', 'expected a JSON object with an "intents" array'),
         ("[]", 'expected a JSON object with an "intents" array'),
+        ('{"intents": [{"name": "caf\udce9"}]}', "invalid JSON"),
     ],
 )
 def test_bad_intents_file(tmp_path: Path, write_registry, content: str, fragment: str) -> None:  # type: ignore[no-untyped-def]
     _, components_path = write_registry()
     path = tmp_path / "bad.json"
-    path.write_text(content)
+    path.write_bytes(content.encode("utf-8", "surrogateescape"))
     with pytest.raises(ConfigError) as info:
         load_registry(Settings(intents=str(path), components=str(components_path)))
     assert str(path) in str(info.value) and fragment in str(info.value)

@@ -5,7 +5,7 @@ from typing import final
 
 from typing_extensions import Self
 
-__all__ = ["IntentMatcher", "LatencyHistogram", "LruCache", "normalize_message"]
+__all__ = ["IntentMatcher", "LatencyHistogram", "LruCache", "RenderTable", "normalize_message"]
 
 def normalize_message(text: str) -> str:
     """Strip leading/trailing Unicode whitespace and collapse every inner run of it to one space."""
@@ -90,3 +90,26 @@ class LatencyHistogram:
     def to_bytes(self) -> bytes: ...
     @staticmethod
     def from_bytes(data: bytes) -> LatencyHistogram: ...
+
+@final
+class RenderTable:
+    """The success path of ``POST /ixp/render`` in Rust: compiled parameter schemas and envelopes.
+
+    ``render`` returns the response body of a valid request, else None: the caller then takes the
+    Python path, which produces the exact result or error. An intent whose schema uses something
+    Rust cannot reproduce exactly (e.g. a ``pattern`` with look-ahead), or a schema that is not a
+    JSON-Schema object (e.g. ``"null"``), is registered as *fallback*: ``render`` returns None for it.
+    """
+
+    def __new__(cls, intents: Sequence[tuple[str, str, bytes, bytes, Sequence[str] | None]]) -> Self:
+        """``(name, parameters schema as JSON text, envelope prefix, envelope suffix, allowed
+        origins or None for any)`` per intent. ValueError on malformed schema JSON or a duplicate
+        name."""
+
+    def render(self, body: bytes, origin: str | None) -> bytes | None:
+        """``prefix + compact JSON of the props + suffix`` for a valid request, else None."""
+
+    def __len__(self) -> int: ...
+    @property
+    def fast_intents(self) -> list[str]:
+        """Intents rendered in Rust (not fallback), in registration order."""

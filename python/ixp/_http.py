@@ -7,6 +7,7 @@ Nothing here knows which interface it runs under: an adapter builds a `Request`,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -16,6 +17,9 @@ from ixp.errors import INVALID_REQUEST, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYP
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+EMPTY_PARAMS: Mapping[str, str] = MappingProxyType({})
 
 
 class HeaderMap(Protocol):
@@ -34,9 +38,9 @@ class Request:
         "headers",
         "method",
         "path",
+        "path_params",
         "query_string",
         "request_id",
-        "state",
     )
 
     def __init__(
@@ -55,7 +59,7 @@ class Request:
         self.body = body
         self.client = client
         self._query: dict[str, list[str]] | None = None
-        self.state: dict[str, Any] = {}
+        self.path_params: Mapping[str, str] = EMPTY_PARAMS
         self.request_id = ""
 
     @property
@@ -95,8 +99,13 @@ def json_response(status: int, body: bytes, extra: list[tuple[str, str]] | None 
     return Response(status, headers, body)
 
 
+_ACCEPTED_TYPES: set[str] = set()  # raw header values already found acceptable (bounded)
+
+
 def check_json_content_type(content_type: str | None) -> None:
     """Accept `application/json` and `application/*+json`, in UTF-8 only; anything else is 415."""
+    if content_type in _ACCEPTED_TYPES:
+        return
     if content_type is None:
         raise IXPError(
             415, UNSUPPORTED_MEDIA_TYPE, "Content-Type header is required. Allowed: application/json"
@@ -117,6 +126,8 @@ def check_json_content_type(content_type: str | None) -> None:
                 UNSUPPORTED_MEDIA_TYPE,
                 f"Unsupported charset '{value.strip()}'. Allowed: utf-8",
             )
+    if len(_ACCEPTED_TYPES) < 256:  # clients send a handful of spellings; never grow without bound
+        _ACCEPTED_TYPES.add(content_type)
 
 
 def too_large(limit: int) -> IXPError:
@@ -150,6 +161,8 @@ def decode_json_body(request: Request, decoder: msgspec.json.Decoder[Any]) -> An
         raise IXPError(400, INVALID_REQUEST, f"Invalid request body: {exc}") from None
     except msgspec.DecodeError as exc:
         raise IXPError(400, INVALID_REQUEST, f"Malformed JSON body: {exc}") from None
+    except UnicodeDecodeError:  # invalid UTF-8 inside a JSON string
+        raise IXPError(400, INVALID_REQUEST, "Malformed JSON body: invalid UTF-8 in a string") from None
     except RecursionError:
         raise IXPError(400, INVALID_REQUEST, "Malformed JSON body: nesting too deep") from None
 

@@ -160,7 +160,7 @@ class IXPApp:
                 request = Request(method, path, query_string, headers, b"", client)
                 request.request_id = rid
                 if params:
-                    request.state["path_params"] = params
+                    request.path_params = params
                 is_async = method in route.async_methods
                 if method in BODY_METHODS:
                     limit = self._max_body

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ixp._clock import utc_now_iso
-from ixp._http import JSON_CONTENT_TYPE, HeaderMap, Request, Response, decode_json_body, json_response
+from ixp._http import (
+    JSON_CONTENT_TYPE,
+    HeaderMap,
+    Request,
+    Response,
+    check_json_content_type,
+    decode_json_body,
+    json_response,
+)
 from ixp.compression import Compressor
 from ixp.crawler import crawler_content
 from ixp.errors import bad_request
@@ -100,6 +108,13 @@ def register(router: Router, app: IXPApp) -> None:
         return handler
 
     def render(request: Request) -> Response:
+        headers = request.headers
+        check_json_content_type(headers.get("content-type"))
+        # The success path in Rust; anything it does not answer (every error, fallback intents)
+        # takes the Python path below, which produces the exact result or error.
+        fast = app.registry.render_table.render(request.body, headers.get("origin"))
+        if fast is not None:
+            return json_response(200, fast)
         body = decode_json_body(request, render_request_decoder)
         intent = body.intent
         if intent is None:

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from ixp._clock import iso_ms
-from ixp._core import IntentMatcher
+from ixp._core import IntentMatcher, RenderTable
 from ixp.definitions import (
     Component,
     Intent,
@@ -97,6 +97,7 @@ class Registry:
             else:
                 self.envelopes[intent.name] = render_envelope(intent, component)
         self.matcher = _build_matcher(intents)
+        self.render_table = _build_render_table(intents, self.components, self.envelopes)
 
 
 def _build_matcher(intents: list[Intent]) -> IntentMatcher:
@@ -105,6 +106,23 @@ def _build_matcher(intents: list[Intent]) -> IntentMatcher:
         return IntentMatcher(entries)
     except ValueError as exc:
         raise ConfigError(f"intent patterns: {exc}") from None
+
+
+def _build_render_table(
+    intents: list[Intent], components: dict[str, Component], envelopes: dict[str, tuple[bytes, bytes]]
+) -> RenderTable:
+    """The Rust success path of `/ixp/render`. Intents it must not answer are left out, so the
+    Python path serves them: no component (404), deprecated (the warning is logged in Python)."""
+    rows = []
+    for intent in intents:
+        envelope = envelopes.get(intent.name)
+        component = components.get(intent.component)
+        if envelope is None or component is None or intent.deprecated or component.deprecated:
+            continue
+        origins = None if component.any_origin else sorted(component.allowed_origins)
+        schema = _encoder.encode(intent.definition["parameters"]).decode()
+        rows.append((intent.name, schema, envelope[0], envelope[1], origins))
+    return RenderTable(rows)
 
 
 def default_theme() -> dict[str, Any]:
@@ -122,7 +140,7 @@ def _read_json(path: Path, what: str) -> Any:
         raise ConfigError(f"{path}: cannot read {what} file: {exc.strerror}") from None
     try:
         return msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid JSON: {exc}") from None
 
 

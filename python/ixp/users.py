@@ -96,7 +96,7 @@ def register(app: IXPApp) -> None:
 
     async def known_user(request: Request) -> User:
         """The user named by the path's `{id}`: 400 if malformed, 404 if unknown."""
-        user_id = parse_user_id(request.state["path_params"]["id"])
+        user_id = parse_user_id(request.path_params["id"])
         async with storage_errors():
             user = await persistence.user(user_id)
         if user is None:

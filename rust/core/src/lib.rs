@@ -5,9 +5,11 @@ pub mod histogram;
 pub mod lru;
 pub mod matcher;
 pub mod normalize;
+pub mod render;
 
 pub use error::{CacheError, HistogramError, MatcherError};
 pub use histogram::LatencyHistogram;
 pub use lru::{CacheStats, Clock, Lookup, LruCache, ManualClock, MonotonicClock};
 pub use matcher::{Capture, Engine, IntentMatcher, MatchResult, MatcherOptions, SpanMatch};
 pub use normalize::{is_normalized, normalize};
+pub use render::{IntentSpec, RenderError, RenderTable};

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod cache;
 mod histogram;
 mod matcher;
+mod render;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -13,5 +14,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<matcher::IntentMatcher>()?;
     m.add_class::<cache::LruCache>()?;
     m.add_class::<histogram::LatencyHistogram>()?;
+    m.add_class::<render::RenderTable>()?;
     Ok(())
 }
