@@ -11,29 +11,27 @@ its descendants, from /proc). The server is stopped before the next one starts. 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
-import platform
 import re
-import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 try:  # `python -m bench.http_bench` from the repository root
+    from bench import harness
     from bench.registry_gen import RENDER_BODY, RENDER_COMPONENT, RENDER_PROPS, build_registry, write_registry
 except ImportError:  # `python bench/http_bench.py`: this directory is on sys.path, the root may not be
-    from registry_gen import (  # type: ignore[no-redef]
+    import harness  # type: ignore[no-redef,import-not-found]
+    from registry_gen import (  # type: ignore[no-redef,import-not-found]
         RENDER_BODY,
         RENDER_COMPONENT,
         RENDER_PROPS,
@@ -41,14 +39,9 @@ except ImportError:  # `python bench/http_bench.py`: this directory is on sys.pa
         write_registry,
     )
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "http_bench.json"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
+ROOT = harness.ROOT
 PRE_RUN_REQUESTS = 50
 CEILING = "ceiling"
-NOISE_CORES = 0.2  # other processes' CPU during a run, in cores, above which the run is flagged
 PROFILE_ROWS = 25
 
 # The issue's targets for ixp (RSGI), relative to the ceiling app on the same machine.
@@ -57,8 +50,7 @@ TARGET_RENDER_CPU_US = 35.0
 TARGET_INTENTS_RPS_RATIO = 0.90
 
 
-class BenchError(RuntimeError):
-    """A run that cannot be trusted (wrong responses, errors, a server that did not start)."""
+BenchError = harness.BenchError
 
 
 # -- targets and endpoints ------------------------------------------------------------------------
@@ -73,10 +65,7 @@ class Target:
 
 def _granian(interface: str, app: str) -> Callable[[int], list[str]]:
     def argv(port: int) -> list[str]:
-        return [
-            sys.executable, "-m", "granian", "--interface", interface, "--workers", "1", "--no-ws",
-            "--log-level", "warning", "--host", "127.0.0.1", "--port", str(port), app,
-        ]  # fmt: skip
+        return harness.granian_argv(interface, app, port)
 
     return argv
 
@@ -163,10 +152,8 @@ CHECKS: dict[str, Callable[[Any, int], str | None]] = {"intents": check_intents,
 
 
 def request(conn: http.client.HTTPConnection, endpoint: Endpoint) -> tuple[int, str, bytes]:
-    headers = {"content-type": "application/json"} if endpoint.body else {}
-    conn.request(endpoint.method, endpoint.path, body=endpoint.body or None, headers=headers)
-    response = conn.getresponse()
-    return response.status, response.getheader("content-type") or "", response.read()
+    reply = harness.send(conn, endpoint.method, endpoint.path, endpoint.body)
+    return reply.status, reply.headers.get("content-type", ""), reply.body
 
 
 def pre_run(port: int, endpoint: Endpoint, n_intents: int, target: str) -> bytes:
@@ -197,185 +184,15 @@ def same_bytes(a: bytes, b: bytes) -> bool:
     return _TIMESTAMP.sub(b'"timestamp":""', a) == _TIMESTAMP.sub(b'"timestamp":""', b)
 
 
-# -- server processes -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        conn.request("GET", "/ixp/intents")
-        conn.getresponse().read()
-        return True
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def server(
-    target: Target, port: int, env: dict[str, str], log_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start the target, wait (bounded) until it answers, and always stop it afterwards."""
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(target.argv(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while not _answers(port):
-                if process.poll() is not None:
-                    raise BenchError(f"{target.name} exited with {process.returncode}:\n{_tail(log_path)}")
-                if time.monotonic() > deadline:
-                    raise BenchError(f"{target.name} did not answer within {START_TIMEOUT_S:.0f} s")
-                time.sleep(0.1)
-            yield process
-        finally:
-            stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def process_tree(pid: int) -> list[int]:
-    """`pid` and all its descendants (threads' children included), from /proc."""
-    pids, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        pids.append(current)
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:  # exited meanwhile
-            continue
-        for task in tasks:
-            with contextlib.suppress(OSError), open(f"/proc/{current}/task/{task}/children") as children:
-                queue.extend(int(child) for child in children.read().split())
-    return pids
-
-
-def cpu_ticks(pids: list[int]) -> dict[int, int]:
-    """utime + stime (clock ticks, all threads) of each live pid."""
-    ticks = {}
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            ticks[pid] = int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
-    return ticks
-
-
-def busy_seconds() -> float:
-    """CPU time all cores spent on anything but idle/iowait since boot, from /proc/stat."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / CLK_TCK  # user nice system idle iowait irq softirq steal
-
-
-def children_cpu_seconds() -> float:
-    """CPU time of this process's reaped children (here: the wrk runs)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def wait_until_quiet(max_wait: float, window: float = 0.5) -> None:
-    """Wait (at most `max_wait` s) until the machine's busy CPU, the idle server included, drops
-    below NOISE_CORES over `window` seconds."""
-    deadline = time.monotonic() + max_wait
-    while time.monotonic() < deadline:
-        before = busy_seconds()
-        time.sleep(window)
-        if (busy_seconds() - before) / window < NOISE_CORES:
-            return
-    print(f"  machine still busy after {max_wait:.0f} s; measuring anyway", file=sys.stderr, flush=True)
-
-
-# -- wrk ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class WrkResult:
-    requests: int
-    seconds: float
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    non_2xx: int
-    socket_errors: int
-
-
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    if match is None:
-        raise BenchError(f"cannot parse wrk latency {text!r}")
-    return float(match.group(1)) * _UNITS_MS[match.group(2)]
-
-
-def parse_wrk(output: str) -> WrkResult:
-    def find(pattern: str) -> re.Match[str]:
-        match = re.search(pattern, output, re.MULTILINE)
-        if match is None:
-            raise BenchError(f"cannot find {pattern!r} in wrk output:\n{output}")
-        return match
-
-    done = find(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m)")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    return WrkResult(
-        requests=int(done.group(1)),
-        seconds=_ms(done.group(2) + done.group(3)) / 1000,
-        rps=float(find(r"^Requests/sec:\s+([\d.]+)").group(1)),
-        p50_ms=_ms(find(r"^\s+50%\s+(\S+)").group(1)),
-        p99_ms=_ms(find(r"^\s+99%\s+(\S+)").group(1)),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
-    )
-
-
 def write_lua(endpoint: Endpoint, directory: Path) -> Path | None:
     if endpoint.method == "GET":
         return None
-    body = endpoint.body.decode()
-    if "]==]" in body:
-        raise BenchError("request body cannot be quoted as a Lua long string")
-    script = directory / f"{endpoint.name}.lua"
-    script.write_text(
-        f'wrk.method = "{endpoint.method}"\n'
-        f"wrk.body = [==[{body}]==]\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
+    return harness.write_lua(
+        directory / f"{endpoint.name}.lua",
+        endpoint.method,
+        endpoint.body.decode(),
+        {"Content-Type": "application/json"},
     )
-    return script
-
-
-def run_wrk(port: int, endpoint: Endpoint, lua: Path | None, seconds: float, connections: int) -> WrkResult:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "5s"]
-    if lua is not None:
-        argv += ["-s", str(lua)]
-    argv.append(f"http://127.0.0.1:{port}{endpoint.path}")
-    completed = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
-    if completed.returncode != 0:
-        raise BenchError(f"wrk failed ({completed.returncode}): {completed.stderr or completed.stdout}")
-    return parse_wrk(completed.stdout)
 
 
 # -- one measurement ------------------------------------------------------------------------------
@@ -417,22 +234,15 @@ def measure(
     config: Config,
 ) -> Measurement:
     """Warm up, then one wrk run with the server's CPU time read before and after."""
-    run_wrk(port, endpoint, lua, config.warmup, config.connections)
+    url = f"http://127.0.0.1:{port}{endpoint.path}"
+    harness.run_wrk(url, config.warmup, config.connections, lua)
     if config.quiet_wait > 0:
-        wait_until_quiet(config.quiet_wait)
-    before = cpu_ticks(process_tree(process.pid))
-    busy_before, wrk_before = busy_seconds(), children_cpu_seconds()
-    result = run_wrk(port, endpoint, lua, config.duration, config.connections)
-    busy, wrk_cpu_s = busy_seconds() - busy_before, children_cpu_seconds() - wrk_before
-    after = cpu_ticks(process_tree(process.pid))
-    where = f"{target} {endpoint.method} {endpoint.path}"
-    if result.non_2xx:
-        raise BenchError(f"{where}: wrk saw {result.non_2xx} non-2xx/3xx responses")
-    if result.socket_errors:
-        raise BenchError(f"{where}: wrk saw {result.socket_errors} socket errors")
-    if result.requests == 0:
-        raise BenchError(f"{where}: no request completed")
-    cpu_s = sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / CLK_TCK
+        harness.wait_until_quiet(config.quiet_wait)
+    result, cpu = harness.measure_cpu(
+        process.pid, lambda: harness.run_wrk(url, config.duration, config.connections, lua)
+    )
+    harness.check_load(result, f"{target} {endpoint.method} {endpoint.path}")
+    cpu_s = cpu.server_s
     return Measurement(
         target=target,
         endpoint=endpoint.name,
@@ -443,17 +253,18 @@ def measure(
         requests=result.requests,
         cpu_s=cpu_s,
         seconds=result.seconds,
-        wrk_cpu_s=wrk_cpu_s,
-        other_cpu_s=max(0.0, busy - cpu_s - wrk_cpu_s),
+        wrk_cpu_s=cpu.client_s,
+        other_cpu_s=cpu.other_s,
     )
 
 
 def bench_target(
     target: Target, config: Config, env: dict[str, str], work: Path, reference: dict[str, bytes]
 ) -> list[Measurement]:
-    port = free_port()
+    port = harness.free_port()
     results = []
-    with server(target, port, env, work / f"{target.name}.log") as process:
+    log_path = work / f"{target.name}.log"
+    with harness.server(target.name, target.argv(port), port, env, log_path) as process:
         for endpoint in ENDPOINTS:
             body = pre_run(port, endpoint, config.n_intents, target.name)
             if target.ixp_bytes:
@@ -475,12 +286,7 @@ def check_same_bytes(target: str, endpoint: Endpoint, body: bytes, reference: di
 
 def run(config: Config, work: Path) -> list[Measurement]:
     intents_path, components_path = write_registry(work / "registry", config.n_intents)
-    env = {
-        **os.environ,
-        "IXP_INTENTS": str(intents_path),
-        "IXP_COMPONENTS": str(components_path),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
+    env = harness.server_env({"IXP_INTENTS": str(intents_path), "IXP_COMPONENTS": str(components_path)})
     reference: dict[str, bytes] = {}
     rounds: list[list[Measurement]] = []
     for round_index in range(config.repeat):
@@ -560,7 +366,7 @@ def table(rows: list[Measurement]) -> str:
         "CPU/ceil",
         "other CPU",
     )
-    lines = [header] + [
+    rows_text = [
         (
             m.target,
             m.endpoint,
@@ -574,23 +380,11 @@ def table(rows: list[Measurement]) -> str:
         )
         for m in rows
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    fmt = [f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths)]
-    out = ["| " + " | ".join(f.format(c) for f, c in zip(fmt, line, strict=True)) + " |" for line in lines]
-    rule = ("-" * (w + 1) + ":" if i >= 2 else "-" * (w + 2) for i, w in enumerate(widths))
-    out.insert(1, "|" + "|".join(rule) + "|")
-    return "\n".join(out)
+    return harness.markdown_table(header, rows_text)
 
 
 def noise_warning(rows: list[Measurement]) -> str | None:
-    worst = max(rows, key=lambda m: m.other_cpu_s / m.seconds)
-    share = worst.other_cpu_s / worst.seconds
-    if share < NOISE_CORES:
-        return None
-    return (
-        f"WARNING: other processes used up to {100 * share:.0f}% of a core during a run "
-        f"({worst.target} {worst.endpoint}); the numbers are noisy, re-run on a quiet machine or use --repeat"
-    )
+    return harness.noise_warning((f"{m.target} {m.endpoint}", m.other_cpu_s / m.seconds) for m in rows)
 
 
 # -- in-process profile of the request path ---------------------------------------------------------
@@ -682,24 +476,13 @@ async def _profile(ixp_app: Any, ceiling: Any, n: int) -> None:
 
 
 def environment() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    def installed(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
-    banner = (wrk.stdout or wrk.stderr).strip()
     packages = ("granian", "msgspec", "fastapi", "pydantic", "uvicorn", "uvloop", "httptools")
+    system = harness.machine()
     return {
-        "python": platform.python_version(),
-        "packages": {name: installed(name) for name in packages},
-        "wrk": banner.splitlines()[0] if banner else "",
-        "cpus": os.cpu_count(),
-        "machine": platform.machine(),
-        "kernel": platform.release(),
+        "python": system.pop("python"),
+        "packages": harness.package_versions(packages),
+        "wrk": harness.tool_banner(["wrk", "--version"]),
+        **system,
     }
 
 
@@ -757,7 +540,6 @@ def main(argv: list[str] | None = None) -> int:
     for v in results:
         verdict = "MET   " if v["met"] else "MISSED"
         print(f"{verdict} ixp-rsgi {v['target']}: {v['value']:.2f} (limit {v['limit']})")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "command": command.strip(),
         "config": asdict(config),
@@ -765,8 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": [asdict(m) for m in rows],
         "targets": results,
     }
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\nresults: {RESULTS.relative_to(ROOT)}")
+    path = harness.write_results("http_bench", document)
+    print(f"\nresults: {path.relative_to(ROOT)}")
     return 0
 
 
