@@ -378,15 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     warning = harness.noise_warning((f"{m.row} {m.endpoint}", m.other_cpu_s / m.seconds) for m in rows)
     if warning:
         print("\n" + warning)
-    document = {
-        "command": command,
-        "config": asdict(config),
-        "environment": environment(),
-        "rows": [asdict(r) for r in ROWS],
-        "results": [asdict(m) for m in rows],
-    }
-    path = harness.write_results("features_bench", document)
-    print(f"\nresults: {path.relative_to(harness.ROOT)}")
+    harness.report("features_bench", command, config, environment(), rows, rows=[asdict(r) for r in ROWS])
     return 0
 
 

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -518,6 +518,23 @@ def write_results(name: str, document: dict[str, Any]) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def report(
+    name: str, command: str, config: Any, environment: dict[str, Any], results: Sequence[Any], **extra: Any
+) -> Path:
+    """Write a run's JSON document (command, config dataclass, environment, result dataclasses and
+    any extra sections) to `bench/results/<name>.json` and say where."""
+    document = {
+        "command": command,
+        "config": asdict(config),
+        "environment": environment,
+        "results": [asdict(r) for r in results],
+        **extra,
+    }
+    path = write_results(name, document)
+    print(f"\nresults: {path.relative_to(ROOT)}")
     return path
 
 

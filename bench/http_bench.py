@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -540,15 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     for v in results:
         verdict = "MET   " if v["met"] else "MISSED"
         print(f"{verdict} ixp-rsgi {v['target']}: {v['value']:.2f} (limit {v['limit']})")
-    document = {
-        "command": command.strip(),
-        "config": asdict(config),
-        "environment": environment(),
-        "results": [asdict(m) for m in rows],
-        "targets": results,
-    }
-    path = harness.write_results("http_bench", document)
-    print(f"\nresults: {path.relative_to(ROOT)}")
+    harness.report("http_bench", command.strip(), config, environment(), rows, targets=results)
     return 0
 
 

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -729,16 +729,7 @@ def main(argv: list[str] | None = None) -> int:
     warning = harness.noise_warning(shares, QUIET_ADVICE)
     if warning:
         print("\n" + warning)
-    document = {
-        "command": command,
-        "config": asdict(config),
-        "data": data,
-        "environment": environment(),
-        "results": [asdict(m) for m in rows],
-        "ratios": compared,
-    }
-    path = harness.write_results("nl_bench", document)
-    print(f"\nresults: {path.relative_to(harness.ROOT)}")
+    harness.report("nl_bench", command, config, environment(), rows, data=data, ratios=compared)
     return 0
 
 

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -516,14 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     warning = harness.noise_warning(shares, QUIET_ADVICE)
     if warning:
         print("\n" + warning)
-    document = {
-        "command": command,
-        "config": asdict(config),
-        "environment": environment(),
-        "results": [asdict(m) for m in rows],
-    }
-    path = harness.write_results("storage_bench", document)
-    print(f"\nresults: {path.relative_to(harness.ROOT)}")
+    harness.report("storage_bench", command, config, environment(), rows)
     return 0
 
 
