@@ -223,6 +223,7 @@ class Config:
     repeat: int
     n_intents: int
     quiet_wait: float
+    targets: tuple[str, ...] = tuple(t.name for t in TARGETS)
 
 
 def measure(
@@ -290,20 +291,25 @@ def run(config: Config, work: Path) -> list[Measurement]:
     reference: dict[str, bytes] = {}
     rounds: list[list[Measurement]] = []
     for round_index in range(config.repeat):
-        shift = round_index % len(TARGETS)  # interleave: each round starts with the next target
-        for target in TARGETS[shift:] + TARGETS[:shift]:
+        targets = selected(config)
+        shift = round_index % len(targets)  # interleave: each round starts with the next target
+        for target in targets[shift:] + targets[:shift]:
             print(f"[round {round_index + 1}/{config.repeat}] {target.name} ...", file=sys.stderr, flush=True)
             rounds.append(bench_target(target, config, env, work, reference))
-    return add_ratios(median_over_rounds([m for batch in rounds for m in batch]))
+    return add_ratios(median_over_rounds([m for batch in rounds for m in batch], selected(config)))
+
+
+def selected(config: Config) -> tuple[Target, ...]:
+    return tuple(t for t in TARGETS if t.name in config.targets)
 
 
 MEDIAN_FIELDS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "cpu_s", "seconds", "wrk_cpu_s", "other_cpu_s")
 
 
-def median_over_rounds(measurements: list[Measurement]) -> list[Measurement]:
+def median_over_rounds(measurements: list[Measurement], targets: tuple[Target, ...]) -> list[Measurement]:
     """One row per target and endpoint (the median of each number over the rounds), in TARGETS order."""
     rows = []
-    for target in TARGETS:
+    for target in targets:
         for endpoint in ENDPOINTS:
             runs = [m for m in measurements if m.target == target.name and m.endpoint == endpoint.name]
             medians = {f: statistics.median(getattr(m, f) for m in runs) for f in MEDIAN_FIELDS}
@@ -327,6 +333,8 @@ def ceiling_rps(rows: list[Measurement], endpoint: str) -> float:
 
 def verdicts(rows: list[Measurement]) -> list[dict[str, Any]]:
     by_key = {(m.target, m.endpoint): m for m in rows}
+    if ("ixp-rsgi", "render") not in by_key:
+        return []  # --targets without ixp-rsgi: no verdicts
     render, intents = by_key[("ixp-rsgi", "render")], by_key[("ixp-rsgi", "intents")]
     checks = [
         (
@@ -495,6 +503,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Confi
     parser.add_argument("--quick", action="store_true", help="3 s runs and 1 s warm-up")
     parser.add_argument("--repeat", type=int, default=1, help="rounds, interleaved; medians reported")
     parser.add_argument("--intents", type=int, default=50, help="registry size (default 50)")
+    names = [t.name for t in TARGETS]
+    parser.add_argument(
+        "--targets", default=",".join(names), metavar="A,B",
+        help=f"comma-separated subset of {', '.join(names)} (the ceiling is always run)",
+    )  # fmt: skip
     parser.add_argument(
         "--quiet-wait", type=float, default=0.0, metavar="S",
         help="before each measured run, wait up to S s for other processes to go below 20%% of a core",
@@ -508,8 +521,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Confi
     if duration < 1 or args.connections < 1 or args.repeat < 1 or args.intents < 1:
         parser.error("--duration must be >= 1 s; --connections, --repeat and --intents >= 1")
     warmup = 1.0 if args.quick else 2.0
+    wanted = {name.strip() for name in args.targets.split(",") if name.strip()} | {CEILING}
+    unknown = wanted - set(names)
+    if unknown:
+        parser.error(f"--targets: unknown {', '.join(sorted(unknown))}; choose from {', '.join(names)}")
+    targets = tuple(name for name in names if name in wanted)
     return args, Config(
-        duration, warmup, args.connections, args.repeat, args.intents, max(0.0, args.quiet_wait)
+        duration, warmup, args.connections, args.repeat, args.intents, max(0.0, args.quiet_wait), targets
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from conftest import asgi_client, render_body
+from ixp.app import IXPApp
 
 JSON = {"content-type": "application/json"}
 
@@ -198,3 +201,118 @@ async def test_asgi_lifespan_runs_startup_and_shutdown_hooks(make_app) -> None: 
     await app({"type": "lifespan"}, receive, send)
     assert calls == ["up", "down"]
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+# -- the fast lanes: the common case of a route without a Request, answered exactly the same -------
+
+
+def count_calls(app: IXPApp, path: str, method: str) -> list[int]:
+    """Counts the calls of the route's ordinary handler (the fast lane does not call it)."""
+    route = app.router.static[path]
+    original = route.handlers[method]
+    calls = [0]
+
+    def counting(request: Any) -> Any:
+        calls[0] += 1
+        return original(request)
+
+    route.handlers[method] = counting
+    return calls
+
+
+def without_request_id(response: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k != "x-request-id"}
+
+
+async def test_lanes_answer_the_common_case_and_the_handler_everything_else(
+    app: IXPApp, client: httpx.AsyncClient
+) -> None:
+    render_calls = count_calls(app, "/ixp/render", "POST")
+    intents_calls = count_calls(app, "/ixp/intents", "GET")
+    body = json.dumps(render_body("show_products", {"category": "books", "limit": 5}))
+    fresh_type = {"content-type": "application/vnd.ixp-lane-test+json"}  # a spelling never seen yet
+    first = await client.post("/ixp/render", content=body, headers=fresh_type)
+    second = await client.post("/ixp/render", content=body, headers=fresh_type)
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    assert without_request_id(first) == without_request_id(second)
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    assert render_calls == [1]  # the unseen content type was checked by the handler, then the lane
+    invalid = await client.post("/ixp/render", json=render_body("show_products", {"category": "toys"}))
+    assert invalid.status_code == 400
+    assert render_calls == [2]  # every error takes the ordinary path
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body.encode()
+
+    chunked = await client.post("/ixp/render", content=chunks(), headers=JSON)
+    assert chunked.status_code == 200 and chunked.content == first.content
+    assert render_calls == [3]  # no declared length: read under the timeout, by the ordinary path
+    for _ in range(3):
+        assert (await client.get("/ixp/intents", headers={"x-request-id": "trace-7"})).headers[
+            "x-request-id"
+        ] == "trace-7"
+    assert intents_calls == [0]
+    head = await client.head("/ixp/intents")
+    assert head.status_code == 200 and head.content == b""
+    assert intents_calls == [1]
+    metrics = (await client.get("/ixp/metrics")).json()
+    assert metrics["routes"]["/ixp/render"]["count"] == 4
+    assert metrics["routes"]["/ixp/render"]["errors"] == 1
+    assert metrics["routes"]["/ixp/intents"]["count"] == 4
+    assert metrics["errors"]["byType"] == {invalid.json()["error"]["code"]: 1}
+
+
+async def test_rate_limiting_turns_the_lanes_off(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(rate_limit="2/60s")
+    assert app._lanes == {}
+    body = render_body("show_products", {"category": "books"})
+    async with asgi_client(app) as client:
+        statuses = [(await client.post("/ixp/render", json=body)).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+
+
+class RSGIScope:
+    """Granian's HTTP scope, as far as the app reads it."""
+
+    proto = "http"
+    query_string = ""
+    client = "127.0.0.1"
+
+    def __init__(self, method: str, path: str, headers: dict[str, str]) -> None:
+        self.method, self.path, self.headers = method, path, headers
+
+
+class RSGIWebsocketScope(RSGIScope):
+    proto = "websocket"
+
+
+class RSGIProto:
+    def __init__(self, body: bytes = b"") -> None:
+        self.body = body
+        self.sent: tuple[int, list[tuple[str, str]], bytes] | None = None
+        self.closed: int | None = None
+
+    async def __call__(self) -> bytes:
+        return self.body
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.sent = (status, headers, body)
+
+    def close(self, code: int) -> None:
+        self.closed = code
+
+
+async def test_rsgi_serves_http_and_closes_websockets_after_http(app: IXPApp) -> None:
+    listing = RSGIProto()
+    await app.__rsgi__(RSGIScope("GET", "/ixp/intents", {}), listing)
+    assert listing.sent is not None and listing.sent[0] == 200
+    body = json.dumps(render_body("show_products", {"category": "books"})).encode()
+    render = RSGIProto(body)
+    headers = {"content-type": "application/json", "content-length": str(len(body))}
+    await app.__rsgi__(RSGIScope("POST", "/ixp/render", headers), render)
+    assert render.sent is not None and render.sent[0] == 200
+    assert json.loads(render.sent[2])["record"]["props"]["category"] == "books"
+    websocket = RSGIProto()
+    await app.__rsgi__(RSGIWebsocketScope("GET", "/ixp/intents", {}), websocket)
+    assert websocket.closed == 1008 and websocket.sent is None

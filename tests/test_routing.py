@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ixp._http import Request, Response
 from ixp.routing import Router
 
@@ -25,3 +27,21 @@ def test_static_dynamic_and_trailing_slash() -> None:
     assert router.match("/users//session") is None
     assert router.match("/users") is None
     assert router.match("/b") is None
+
+
+def test_lanes_only_on_existing_static_handlers() -> None:
+    router = Router()
+    router.add("GET", "/a", handler)
+    router.add("POST", "/b", handler)
+    router.add("GET", "/users/{id}", handler)
+
+    def lane(headers: object, body: bytes, origin: str | None) -> Response | None:
+        return None
+
+    router.add_lane("POST", "/b", lane)
+    assert set(router.lanes()) == {"/b"}
+    assert router.lanes()["/b"].lane_method == "POST"
+    with pytest.raises(ValueError, match="no GET handler on '/b'"):
+        router.add_lane("GET", "/b", lane)
+    with pytest.raises(KeyError):
+        router.add_lane("GET", "/users/{id}", lane)  # lanes are for static paths only

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from bench.registry_gen import RENDER_BODY
+from ixp._interfaces import Interface
 from ixp.app import create_app
 from ixp.settings import Settings
 
@@ -28,12 +29,13 @@ async def _capture() -> dict[tuple[str, str], Answer]:
     body = msgspec.json.encode(RENDER_BODY)
     headers = {"content-type": "application/json", "content-length": str(len(body))}
 
-    async def read_body(source: object, headers: object, limit: int) -> bytes:
+    async def read_body(source: object, declared: int | None = None, limit: int = 0) -> bytes:
         return body
 
+    interface = Interface(read_body, read_body, lambda scope: ("", ""))
     answers: dict[tuple[str, str], Answer] = {}
     for method, path, request_headers in (("GET", "/ixp/intents", {}), ("POST", "/ixp/render", headers)):
-        response = await app.handle(method, path, "", request_headers, read_body, None)
+        response = await app.handle(method, path, request_headers, None, None, interface)
         if response.status != 200:
             raise RuntimeError(
                 f"ceiling: ixp answered {method} {path} with {response.status}: {response.body!r}"

@@ -5,7 +5,7 @@ from typing import final
 
 from typing_extensions import Self
 
-__all__ = ["IntentMatcher", "LatencyHistogram", "LruCache", "RenderTable", "normalize_message"]
+__all__ = ["IntentMatcher", "LatencyHistogram", "LruCache", "RenderTable", "RouteStats", "normalize_message"]
 
 def normalize_message(text: str) -> str:
     """Strip leading/trailing Unicode whitespace and collapse every inner run of it to one space."""
@@ -90,6 +90,27 @@ class LatencyHistogram:
     def to_bytes(self) -> bytes: ...
     @staticmethod
     def from_bytes(data: bytes) -> LatencyHistogram: ...
+
+@final
+class RouteStats:
+    """One route's latency histogram (ns) and response counts by status class; thread-safe."""
+
+    def __new__(
+        cls, lowest: int = 1000, highest: int = 60000000000, significant_figures: int = 3
+    ) -> Self: ...
+    def record(self, status: int, elapsed_ns: int) -> None:
+        """One response; a status outside 100..599 counts as a 5xx error."""
+    @property
+    def histogram(self) -> LatencyHistogram:
+        """A copy of the latency histogram."""
+    @property
+    def by_class(self) -> list[int]:
+        """Responses by status class (index = status // 100)."""
+    @property
+    def errors(self) -> int:
+        """Responses with a status of 400 or more."""
+    @property
+    def count(self) -> int: ...
 
 @final
 class RenderTable:

@@ -78,18 +78,19 @@ class Request:
         return values[0]
 
 
-class Response:
-    """Status, headers and body bytes. Headers are `(name, value)` string pairs, names lower-case."""
+class Response(msgspec.Struct, gc=False):
+    """Status, headers and body bytes. Headers are `(name, value)` string pairs, names lower-case.
 
-    __slots__ = ("body", "encoded", "headers", "public", "status")
+    A msgspec Struct: built in C, about half the cost of a Python `__init__` on every request (and
+    never part of a reference cycle, so not tracked by the garbage collector).
+    """
 
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        # A public response (e.g. /ixp/sdk/config) is readable from any origin, without credentials.
-        self.public = False
-        self.encoded = False  # already content-encoded (a pre-compressed cached body)
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    # A public response (e.g. /ixp/sdk/config) is readable from any origin, without credentials.
+    public: bool = False
+    encoded: bool = False  # already content-encoded (a pre-compressed cached body)
 
 
 def json_response(status: int, body: bytes, extra: list[tuple[str, str]] | None = None) -> Response:
@@ -99,12 +100,13 @@ def json_response(status: int, body: bytes, extra: list[tuple[str, str]] | None 
     return Response(status, headers, body)
 
 
-_ACCEPTED_TYPES: set[str] = set()  # raw header values already found acceptable (bounded)
+# Raw Content-Type values already found acceptable (bounded): a set lookup instead of parsing.
+ACCEPTED_CONTENT_TYPES: set[str] = set()
 
 
 def check_json_content_type(content_type: str | None) -> None:
     """Accept `application/json` and `application/*+json`, in UTF-8 only; anything else is 415."""
-    if content_type in _ACCEPTED_TYPES:
+    if content_type in ACCEPTED_CONTENT_TYPES:
         return
     if content_type is None:
         raise IXPError(
@@ -126,8 +128,8 @@ def check_json_content_type(content_type: str | None) -> None:
                 UNSUPPORTED_MEDIA_TYPE,
                 f"Unsupported charset '{value.strip()}'. Allowed: utf-8",
             )
-    if len(_ACCEPTED_TYPES) < 256:  # clients send a handful of spellings; never grow without bound
-        _ACCEPTED_TYPES.add(content_type)
+    if len(ACCEPTED_CONTENT_TYPES) < 256:  # clients send a handful of spellings; never grow without bound
+        ACCEPTED_CONTENT_TYPES.add(content_type)
 
 
 def too_large(limit: int) -> IXPError:
@@ -165,16 +167,3 @@ def decode_json_body(request: Request, decoder: msgspec.json.Decoder[Any]) -> An
         raise IXPError(400, INVALID_REQUEST, "Malformed JSON body: invalid UTF-8 in a string") from None
     except RecursionError:
         raise IXPError(400, INVALID_REQUEST, "Malformed JSON body: nesting too deep") from None
-
-
-def lower_header_dict(raw: list[tuple[bytes, bytes]] | Any) -> dict[str, str]:
-    """ASGI headers (a list of byte pairs) as a dict of lower-case names; repeats are joined by ', '."""
-    headers: dict[str, str] = {}
-    for key, value in raw:
-        name = key.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        headers[name] = f"{headers[name]}, {text}" if name in headers else text
-    return headers
-
-
-EMPTY_HEADERS: Mapping[str, str] = {}

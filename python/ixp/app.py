@@ -17,16 +17,8 @@ from time import perf_counter_ns
 from typing import Any
 
 from ixp import persistence, processing, protocol, users
-from ixp._http import (
-    BODY_METHODS,
-    JSON_CONTENT_TYPE,
-    HeaderMap,
-    Request,
-    Response,
-    declared_length,
-    lower_header_dict,
-    too_large,
-)
+from ixp._http import BODY_METHODS, JSON_CONTENT_TYPE, HeaderMap, Request, Response, declared_length
+from ixp._interfaces import ASGI, RSGI, Interface, lower_header_dict
 from ixp._tasks import Watchdog
 from ixp.compression import Compressor
 from ixp.errors import (
@@ -43,14 +35,13 @@ from ixp.log import configure_logging, request_id
 from ixp.metrics import Metrics
 from ixp.protocol import cached
 from ixp.ratelimit import ClientAddress, Decision, LocalRateLimiter, RedisRateLimiter, parse_rate
-from ixp.registry import Registry, load_registry
+from ixp.registry import CachedBody, Registry, load_registry
 from ixp.reload import RegistryWatcher
-from ixp.routing import Router
+from ixp.routing import Route, Router
 from ixp.settings import Settings
 
 log = logging.getLogger("ixp")
 
-BodyReader = Callable[[Any, HeaderMap, int], Awaitable[bytes]]
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 _NO_BODY = frozenset({204, 304})
 _SMALL_BODY = 65536  # declared bodies up to this size are read without the timeout watchdog
@@ -84,6 +75,7 @@ class IXPApp:
         self.compressor = Compressor(settings)
         self.watchdog = Watchdog(settings.request_timeout)
         self._max_body = settings.max_body_bytes
+        self._lane_body_max = min(self._max_body, _SMALL_BODY)
         self._compress_min = settings.compression_min_bytes if settings.compression else 1 << 62
         self._slow_ns = int(settings.slow_request_ms * 1_000_000)
         self._id_prefix = os.urandom(4).hex() + "-"
@@ -99,28 +91,92 @@ class IXPApp:
             self.rate_limiter = LocalRateLimiter(limit, window)
             if settings.redis_url:
                 self.startup_hooks.append(self._share_rate_limit)
+        # Rate limiting counts every request, so it turns the fast lanes off.
+        lanes_on = self.rate_limiter is None
+        self._lanes = self.router.lanes() if lanes_on else {}
+        self._body_routes = self.router.body_routes() if lanes_on else {}
+        self._bodies = self._resolve_bodies(self.registry)
+        self._rsgi_http_scope: type | None = None
 
     # -- the core ---------------------------------------------------------------------------------
 
     async def handle(
-        self,
-        method: str,
-        path: str,
-        query_string: str,
-        headers: HeaderMap,
-        read_body: BodyReader,
-        source: Any,
-        client: str = "",
+        self, method: str, path: str, headers: HeaderMap, scope: Any, source: Any, interface: Interface
     ) -> Response:
-        """(method, path, query, headers, body) → response, whatever the interface.
+        """(method, path, headers, the rest through `interface`) → response, whatever the interface.
 
-        `read_body(source, headers, limit)` reads the body from the adapter's `source` (the RSGI
-        protocol or the ASGI `receive`) and is only called for methods that carry one.
+        `interface` reads the query string and client address from `scope` and the body from
+        `source` (the RSGI protocol, the ASGI `receive`), each only when the request needs it.
         """
         start = perf_counter_ns()
         rid = headers.get("x-request-id")
         if rid is None or not _VALID_REQUEST_ID.fullmatch(rid):
             rid = self._id_prefix + hex(next(self._id_counter))
+        origin = headers.get("origin")
+        route = response = body = None
+        # The fast lanes: a route's common case (a registry body, a valid render) answered without
+        # a Request, a request-id context or the watchdog. Both are empty when rate limiting is on.
+        if method == "GET":
+            found = self._bodies.get(path)
+            if found is not None:
+                route = found[0]
+                response = cached(headers, found[1], self.compressor)
+        else:
+            route = self._lanes.get(path)
+            if route is not None and method == route.lane_method:
+                raw = headers.get("content-length")
+                # Only a small declared body: it is already in Granian's buffer (no timeout needed).
+                if raw is not None and len(raw) < 6 and raw.isdecimal() and int(raw) <= self._lane_body_max:
+                    body = await interface.read_declared(source)
+                    response = route.lane(headers, body, origin)  # type: ignore[misc]
+        error_code = limit_headers = None
+        if response is None:
+            route, response, error_code, limit_headers = await self._dispatch(
+                method, path, headers, scope, source, interface, rid, body
+            )
+        out = response.headers
+        if response.public:
+            out.extend(self._public_headers)
+        else:
+            out.extend(self.cors.base if origin is None else self.cors.headers(origin))
+        out.append(("x-request-id", rid))
+        if limit_headers is not None:
+            out.extend(limit_headers)
+        if method == "HEAD" or response.status in _NO_BODY:
+            response.body = b""
+        elif len(response.body) >= self._compress_min:
+            self.compressor.apply(response, headers)
+        elapsed = perf_counter_ns() - start
+        if route is None:
+            stats = self.metrics.unmatched
+        elif route.stats is not None:
+            stats = route.stats
+        else:  # the route's first request binds its series
+            stats = route.stats = self.metrics.stats_for(route.name)
+        stats.record(response.status, elapsed)
+        if error_code is not None:
+            self.metrics.count_error(error_code)
+        if elapsed > self._slow_ns:
+            self._log_slow(method, path, response.status, elapsed, headers, rid)
+        return response
+
+    async def _dispatch(
+        self,
+        method: str,
+        path: str,
+        headers: HeaderMap,
+        scope: Any,
+        source: Any,
+        interface: Interface,
+        rid: str,
+        body: bytes | None,
+    ) -> tuple[Route | None, Response, str | None, list[tuple[str, str]] | None]:
+        """The ordinary path: rate limit, route, method, body, handler, errors.
+
+        Returns the route (None when no path matched), the response, the error code of an error
+        response and the rate-limit headers. `body` is the body when the fast lane already read it.
+        """
+        query_string, client = interface.details(scope)
         token = None
         route = None
         error_code = None
@@ -153,24 +209,23 @@ class IXPApp:
                         headers=[("allow", route.allow)],
                     )
                 response = self._options(route.allow, headers)
-            elif route.cached_body is not None:  # a registry body: no Request, nothing that logs
-                response = cached(headers, route.cached_body(self.registry), self.compressor)
             else:
                 token = request_id.set(rid)  # every log line of the handler carries the id
                 request = Request(method, path, query_string, headers, b"", client)
                 request.request_id = rid
                 if params:
                     request.path_params = params
-                is_async = method in route.async_methods
-                if method in BODY_METHODS:
+                if body is not None:
+                    request.body = body
+                elif method in BODY_METHODS:
                     limit = self._max_body
                     # A body that may take long to arrive (chunked or large) runs under the timeout;
                     # a small declared one is already in Granian's buffer.
                     length = declared_length(headers, limit)
                     if length is None or length > _SMALL_BODY:
                         guarded = self.watchdog.enter()
-                    request.body = await read_body(source, headers, limit)
-                if is_async:
+                    request.body = await interface.read_body(source, length, limit)
+                if method in route.async_methods:
                     if guarded is None:
                         guarded = self.watchdog.enter()
                     response = await handler(request)  # type: ignore[misc]
@@ -196,31 +251,7 @@ class IXPApp:
                 self.watchdog.leave(guarded)
             if token is not None:
                 request_id.reset(token)
-        out = response.headers
-        if response.public:
-            out.extend(self._public_headers)
-        else:
-            origin = headers.get("origin")
-            out.extend(self.cors.base if origin is None else self.cors.headers(origin))
-        out.append(("x-request-id", rid))
-        if limit_headers is not None:
-            out.extend(limit_headers)
-        body = response.body
-        if method == "HEAD" or response.status in _NO_BODY:
-            response.body = b""
-        elif len(body) >= self._compress_min:
-            self.compressor.apply(response, headers)
-        elapsed = perf_counter_ns() - start
-        if route is None:
-            stats = self.metrics.unmatched
-        elif route.stats is not None:
-            stats = route.stats
-        else:  # the route's first request binds its series
-            stats = route.stats = self.metrics.stats_for(route.name)
-        stats.record(response.status, elapsed, error_code, self.metrics.errors_by_code)
-        if elapsed > self._slow_ns:
-            self._log_slow(method, path, response.status, elapsed, headers, rid)
-        return response
+        return route, response, error_code, limit_headers
 
     def _error(self, exc: IXPError, rid: str) -> Response:
         response = Response(exc.status, [("content-type", JSON_CONTENT_TYPE)], exc.body(rid))
@@ -278,8 +309,14 @@ class IXPApp:
             return Response(204, self.cors.preflight(allow))
         return Response(204, [("allow", allow)])
 
+    def _resolve_bodies(self, registry: Registry) -> dict[str, tuple[Route, CachedBody]]:
+        """Path -> (route, its body in `registry`), for the registry-body lanes."""
+        return {path: (route, route.body_of(registry)) for path, route in self._body_routes.items()}  # type: ignore[misc]
+
     def swap_registry(self, registry: Registry) -> None:
-        """Replace the registry in one assignment: a request sees the old or the new one, never a mix."""
+        """Replace the registry in one assignment: a request sees the old or the new one, never a mix
+        (the lanes' bodies are resolved first, each consistent with the version it came from)."""
+        self._bodies = self._resolve_bodies(registry)
         self.registry = registry
         for listener in self.registry_listeners:
             listener(registry)
@@ -317,12 +354,14 @@ class IXPApp:
         loop.run_until_complete(self.shutdown())
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
-        if scope.proto != "http":
-            proto.close(1008)  # no websocket endpoints
-            return
-        response = await self.handle(
-            scope.method, scope.path, scope.query_string, scope.headers, read_rsgi_body, proto, scope.client
-        )
+        # `scope.proto` builds a new str on every access; the scope's type tells HTTP from
+        # websocket as well, once the first HTTP request has shown which type that is.
+        if type(scope) is not self._rsgi_http_scope:
+            if scope.proto != "http":
+                proto.close(1008)  # no websocket endpoints
+                return
+            self._rsgi_http_scope = type(scope)
+        response = await self.handle(scope.method, scope.path, scope.headers, scope, proto, RSGI)
         proto.response_bytes(response.status, response.headers, response.body)
 
     # -- ASGI ---------------------------------------------------------------------------------------
@@ -337,16 +376,8 @@ class IXPApp:
             await send({"type": "websocket.close", "code": 1008})
 
     async def _asgi_http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        client = scope.get("client")
-        response = await self.handle(
-            scope["method"],
-            scope["path"],
-            scope.get("query_string", b"").decode("latin-1"),
-            lower_header_dict(scope["headers"]),
-            read_asgi_body,
-            receive,
-            client[0] if client else "",
-        )
+        headers = lower_header_dict(scope["headers"])
+        response = await self.handle(scope["method"], scope["path"], headers, scope, receive, ASGI)
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         raw_headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
@@ -366,38 +397,6 @@ class IXPApp:
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-async def read_rsgi_body(proto: Any, headers: HeaderMap, limit: int) -> bytes:
-    """The body from Granian's RSGI protocol, never more than `limit` bytes."""
-    if headers.get("content-length") is not None:  # checked against the limit by the core
-        body: bytes = await proto()
-        if len(body) > limit:
-            raise too_large(limit)
-        return body
-    chunks, size = [], 0
-    async for chunk in proto:
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def read_asgi_body(receive: Any, headers: HeaderMap, limit: int) -> bytes:
-    """The body from ASGI `http.request` messages, never more than `limit` bytes."""
-    chunks, size, more = [], 0, True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
 
 
 def create_app(settings: Settings | None = None) -> IXPApp:

@@ -1,7 +1,8 @@
-"""Request metrics: one Rust `LatencyHistogram` per route, exposed as JSON and Prometheus text.
+"""Request metrics: one Rust `RouteStats` per route, exposed as JSON and Prometheus text.
 
-Recording is one histogram call and two integer increments per request. Percentiles come from the
-HDR histogram (not the SDK's last-1000-samples sort, §6.1), so they cover every request since start.
+Recording is one Rust call per request (`RouteStats.record`: the latency histogram and the status
+counts). Percentiles come from the HDR histogram (not the SDK's last-1000-samples sort, §6.1), so
+they cover every request since start.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import msgspec
 
 from ixp._clock import utc_now_iso
-from ixp._core import LatencyHistogram
+from ixp._core import LatencyHistogram, RouteStats
 
 UNMATCHED = "<unmatched>"  # every unknown path shares one series, so scanners cannot grow memory
 _NS_PER_MS = 1_000_000
@@ -27,28 +28,17 @@ BUCKETS_S: tuple[float, ...] = (
 )  # fmt: skip
 
 
+# 1 µs to 60 s at 2 significant figures (1 % precision): ample for latency, ~30 KB per route.
+HISTOGRAM_RANGE = (1_000, 60_000_000_000, 2)
+
+
 def new_histogram() -> LatencyHistogram:
-    # 1 µs to 60 s at 2 significant figures (1 % precision): ample for latency, ~30 KB per route.
-    return LatencyHistogram(1_000, 60_000_000_000, 2)
+    return LatencyHistogram(*HISTOGRAM_RANGE)
 
 
-class RouteStats:
-    __slots__ = ("by_class", "errors", "histogram")
-
-    def __init__(self) -> None:
-        self.histogram = new_histogram()
-        self.errors = 0
-        self.by_class = [0, 0, 0, 0, 0, 0]  # index = status // 100
-
-    def record(
-        self, status: int, elapsed_ns: int, error_code: str | None, errors_by_code: dict[str, int]
-    ) -> None:
-        self.histogram.record(elapsed_ns)
-        self.by_class[status // 100] += 1
-        if status >= 400:
-            self.errors += 1
-            if error_code is not None:
-                errors_by_code[error_code] = errors_by_code.get(error_code, 0) + 1
+def new_route_stats() -> RouteStats:
+    """One route's series; the app records each response with `stats.record(status, elapsed_ns)`."""
+    return RouteStats(*HISTOGRAM_RANGE)
 
 
 class Metrics:
@@ -56,7 +46,7 @@ class Metrics:
 
     def __init__(self, routes: Iterable[str]) -> None:
         self.started = time.monotonic()
-        self.routes: dict[str, RouteStats] = {name: RouteStats() for name in routes}
+        self.routes: dict[str, RouteStats] = {name: new_route_stats() for name in routes}
         self.unmatched = self.stats_for(UNMATCHED)
         self.errors_by_code: dict[str, int] = {}
         self.extra_sections: dict[str, Callable[[], dict[str, Any]]] = {}
@@ -64,11 +54,16 @@ class Metrics:
     def stats_for(self, route: str) -> RouteStats:
         stats = self.routes.get(route)
         if stats is None:
-            stats = self.routes[route] = RouteStats()
+            stats = self.routes[route] = new_route_stats()
         return stats
 
     def record(self, route: str, status: int, elapsed_ns: int, error_code: str | None) -> None:
-        self.stats_for(route).record(status, elapsed_ns, error_code, self.errors_by_code)
+        self.stats_for(route).record(status, elapsed_ns)
+        if error_code is not None:
+            self.count_error(error_code)
+
+    def count_error(self, code: str) -> None:
+        self.errors_by_code[code] = self.errors_by_code.get(code, 0) + 1
 
     def uptime(self) -> float:
         return time.monotonic() - self.started
@@ -107,7 +102,7 @@ class Metrics:
             # The SDK's fields (§6.1); `byIntent` is keyed by route, as the SDK's was by path.
             "requests": {
                 "total": merged.count,
-                "byIntent": {name: s.histogram.count for name, s in self.routes.items() if s.histogram.count},
+                "byIntent": {name: s.count for name, s in self.routes.items() if s.count},
                 "byStatus": {f"{c}xx": n for c, n in enumerate(by_class) if n},
             },
             "performance": {
@@ -123,7 +118,7 @@ class Metrics:
             "routes": {
                 name: self._summary(s.histogram, s.errors, uptime)
                 for name, s in self.routes.items()
-                if s.histogram.count
+                if s.count
             },
             "registry": {"intents": registry_counts[0], "components": registry_counts[1]},
             "process": process_stats(),

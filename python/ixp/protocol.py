@@ -11,6 +11,7 @@ import msgspec
 
 from ixp._clock import utc_now_iso
 from ixp._http import (
+    ACCEPTED_CONTENT_TYPES,
     JSON_CONTENT_TYPE,
     HeaderMap,
     Request,
@@ -101,20 +102,29 @@ def _init_entry(definition: dict[str, Any]) -> dict[str, Any]:
 def register(router: Router, app: IXPApp) -> None:
     settings = app.settings
 
-    def serve(body_of: Callable[[Registry], CachedBody]) -> Callable[[Request], Response]:
+    def serve_cached(path: str, body_of: Callable[[Registry], CachedBody], name: str = "") -> None:
+        """A GET route whose body is encoded once per registry version (ETag, 304, gzip variant).
+        The app answers GET itself; this handler serves HEAD and rate-limited apps."""
+
         def handler(request: Request) -> Response:
             return cached(request.headers, body_of(app.registry), app.compressor)
 
-        return handler
+        router.add_body(path, body_of, handler, name=name)
+
+    def render_lane(headers: HeaderMap, body: bytes, origin: str | None) -> Response | None:
+        # The success path in Rust; anything it does not answer (every error, fallback intents)
+        # takes the Python path of `render`, which produces the exact result or error.
+        if headers.get("content-type") not in ACCEPTED_CONTENT_TYPES:
+            return None  # absent, never seen, or not acceptable: `render` checks it
+        fast = app.registry.render_table.render(body, origin)
+        return None if fast is None else Response(200, [("content-type", JSON_CONTENT_TYPE)], fast)
 
     def render(request: Request) -> Response:
         headers = request.headers
         check_json_content_type(headers.get("content-type"))
-        # The success path in Rust; anything it does not answer (every error, fallback intents)
-        # takes the Python path below, which produces the exact result or error.
-        fast = app.registry.render_table.render(request.body, headers.get("origin"))
+        fast = render_lane(headers, request.body, headers.get("origin"))
         if fast is not None:
-            return json_response(200, fast)
+            return fast
         body = decode_json_body(request, render_request_decoder)
         intent = body.intent
         if intent is None:
@@ -214,12 +224,13 @@ def register(router: Router, app: IXPApp) -> None:
         ("/ixp/components", attrgetter("components_body")),
         ("/ixp/theme", attrgetter("theme_body")),
     ):
-        router.add_cached(path, body_of, serve(body_of))
+        serve_cached(path, body_of)
     router.add("POST", "/ixp/render", render)
+    router.add_lane("POST", "/ixp/render", render_lane)
     router.add("GET", "/ixp/crawler_content", crawler)
     router.add("GET", "/ixp/sdk/config", sdk_config)
     for prefix in ("/ixp", "/ixp/ixp"):  # the SDK served these at /ixp/ixp/... (§12.1): answer both
-        router.add_cached(f"{prefix}/menu", menu_body, serve(menu_body), name="/ixp/menu")
+        serve_cached(f"{prefix}/menu", menu_body, name="/ixp/menu")
         router.add("GET", f"{prefix}/init", init, name="/ixp/init")
     router.add("GET", "/ixp/health", health, is_async=True)
     if settings.metrics_enabled:

@@ -6,10 +6,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ixp._core import RouteStats
 from ixp._http import Request, Response
-from ixp.metrics import RouteStats
 
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
+# A route's fast lane: (headers, body, origin) -> the response, or None to take the ordinary path. It runs
+# without a Request object, a request-id context or the timeout watchdog, so it must be synchronous,
+# quick, log nothing and raise nothing: whatever it does not answer, the ordinary path does.
+Lane = Callable[[Any, bytes, "str | None"], "Response | None"]
 
 
 @dataclass
@@ -21,9 +25,11 @@ class Route:
     async_methods: set[str] = field(default_factory=set)
     allow: str = ""
     stats: RouteStats | None = None  # this route's metrics series, bound by the app
-    # For GET routes that serve a body encoded once per registry version: registry -> CachedBody.
-    # The app answers them directly (ETag, 304, gzip variant), without building a Request.
-    cached_body: Callable[[Any], Any] | None = None
+    lane: Lane | None = None
+    lane_method: str = ""
+    # A GET route that serves a body encoded once per registry version: registry -> CachedBody.
+    # The app resolves it once per version and answers it without calling `handlers`.
+    body_of: Callable[[Any], Any] | None = None
 
     def add(self, method: str, handler: Handler, is_async: bool) -> None:
         self.handlers[method] = handler
@@ -41,13 +47,26 @@ class Router:
         self.static: dict[str, Route] = {}
         self.dynamic: list[tuple[tuple[str, ...], Route]] = []
 
-    def add_cached(
-        self, path: str, body_of: Callable[[Any], Any], handler: Handler, *, name: str = ""
-    ) -> None:
+    def add_body(self, path: str, body_of: Callable[[Any], Any], handler: Handler, *, name: str = "") -> None:
         """A GET route whose body is `body_of(registry)`, a `CachedBody`; `handler` serves the same
-        response through the ordinary path (used when called directly)."""
+        response through the ordinary path (HEAD, rate-limited apps, direct calls)."""
         self.add("GET", path, handler, name=name)
-        self.static[path].cached_body = body_of
+        self.static[path].body_of = body_of
+
+    def body_routes(self) -> dict[str, Route]:
+        """Path -> route, for the routes that serve a registry body."""
+        return {path: route for path, route in self.static.items() if route.body_of is not None}
+
+    def add_lane(self, method: str, path: str, lane: Lane) -> None:
+        """Give the static route `method path` (already added) a fast lane; see `Lane`."""
+        route = self.static[path]
+        if method not in route.handlers:
+            raise ValueError(f"no {method} handler on '{path}' to give a lane")
+        route.lane, route.lane_method = lane, method
+
+    def lanes(self) -> dict[str, Route]:
+        """Path -> route, for the static routes that have a fast lane."""
+        return {path: route for path, route in self.static.items() if route.lane is not None}
 
     def add(
         self, method: str, path: str, handler: Handler, *, is_async: bool = False, name: str = ""

@@ -6,6 +6,7 @@ pub mod lru;
 pub mod matcher;
 pub mod normalize;
 pub mod render;
+pub mod route_stats;
 
 pub use error::{CacheError, HistogramError, MatcherError};
 pub use histogram::LatencyHistogram;
@@ -13,3 +14,4 @@ pub use lru::{CacheStats, Clock, Lookup, LruCache, ManualClock, MonotonicClock};
 pub use matcher::{Capture, Engine, IntentMatcher, MatchResult, MatcherOptions, SpanMatch};
 pub use normalize::{is_normalized, normalize};
 pub use render::{IntentSpec, RenderError, RenderTable};
+pub use route_stats::RouteStats;

@@ -59,26 +59,44 @@ fn threshold(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     }
 }
 
+/// `ixp_core::LatencyHistogram::new` with Python's argument types and errors.
+pub(crate) fn new_histogram(
+    lowest: i128,
+    highest: i128,
+    significant_figures: i64,
+) -> PyResult<ixp_core::LatencyHistogram> {
+    let lowest = u64::try_from(lowest).map_err(|_| {
+        PyValueError::new_err(format!(
+            "lowest must be between 1 and 2**64 - 1, got {lowest}"
+        ))
+    })?;
+    let highest = u64::try_from(highest).map_err(|_| {
+        PyValueError::new_err(format!(
+            "highest must be between 2 and 2**64 - 1, got {highest}"
+        ))
+    })?;
+    let sig = u32::try_from(significant_figures).unwrap_or(u32::MAX);
+    ixp_core::LatencyHistogram::new(lowest, highest, sig).map_err(value_error)
+}
+
+impl LatencyHistogram {
+    pub(crate) fn from_inner(inner: ixp_core::LatencyHistogram) -> Self {
+        LatencyHistogram {
+            inner: Mutex::new(inner),
+        }
+    }
+}
+
 #[pymethods]
 impl LatencyHistogram {
     #[new]
     #[pyo3(signature = (lowest = 1_000, highest = 60_000_000_000, significant_figures = 3))]
     fn new(lowest: i128, highest: i128, significant_figures: i64) -> PyResult<Self> {
-        let lowest = u64::try_from(lowest).map_err(|_| {
-            PyValueError::new_err(format!(
-                "lowest must be between 1 and 2**64 - 1, got {lowest}"
-            ))
-        })?;
-        let highest = u64::try_from(highest).map_err(|_| {
-            PyValueError::new_err(format!(
-                "highest must be between 2 and 2**64 - 1, got {highest}"
-            ))
-        })?;
-        let sig = u32::try_from(significant_figures).unwrap_or(u32::MAX);
-        let inner = ixp_core::LatencyHistogram::new(lowest, highest, sig).map_err(value_error)?;
-        Ok(LatencyHistogram {
-            inner: Mutex::new(inner),
-        })
+        Ok(Self::from_inner(new_histogram(
+            lowest,
+            highest,
+            significant_figures,
+        )?))
     }
 
     /// Records one value in nanoseconds (above `highest`: clamped).

@@ -7,6 +7,7 @@ mod cache;
 mod histogram;
 mod matcher;
 mod render;
+mod route_stats;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -15,5 +16,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::LruCache>()?;
     m.add_class::<histogram::LatencyHistogram>()?;
     m.add_class::<render::RenderTable>()?;
+    m.add_class::<route_stats::RouteStats>()?;
     Ok(())
 }
