@@ -315,4 +315,4 @@ async def test_rsgi_serves_http_and_closes_websockets_after_http(app: IXPApp) ->
     assert json.loads(render.sent[2])["record"]["props"]["category"] == "books"
     websocket = RSGIProto()
     await app.__rsgi__(RSGIWebsocketScope("GET", "/ixp/intents", {}), websocket)
-    assert websocket.closed == 1008 and websocket.sent is None
+    assert websocket.closed == 403 and websocket.sent is None

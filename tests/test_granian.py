@@ -192,3 +192,22 @@ def test_graceful_stop_writes_every_queued_intent_log(tmp_path: Path, interface:
         (count,) = connection.execute("SELECT count(*) FROM intent_logs").fetchone()
     assert pending == sent  # still queued when the stop began: only the shutdown flush wrote them
     assert count == sent
+
+
+@pytest.mark.parametrize("interface", ["rsgi", "asgi"])
+def test_websocket_upgrade_is_refused_with_403_and_the_server_lives_on(interface: str) -> None:
+    """No websocket endpoints: the upgrade gets a 403 (before and after HTTP requests). A close
+    code (1008) given to RSGI's close() before accept made Granian panic and stop the server."""
+    port = free_port()
+    command = [arg for arg in granian_command(port, interface) if arg != "--no-ws"]
+    upgrade = (
+        b"GET /ixp/intents HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with running(command, port):
+        for _ in range(2):  # the first and a later upgrade, after an HTTP request
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(upgrade)
+                assert sock.recv(4096).startswith(b"HTTP/1.1 403 ")
+            assert httpx.get(f"http://127.0.0.1:{port}/ixp/intents", timeout=10).status_code == 200

@@ -358,7 +358,7 @@ class IXPApp:
         # websocket as well, once the first HTTP request has shown which type that is.
         if type(scope) is not self._rsgi_http_scope:
             if scope.proto != "http":
-                proto.close(1008)  # no websocket endpoints
+                proto.close(403)  # no websocket endpoints: refuse the upgrade (an HTTP status)
                 return
             self._rsgi_http_scope = type(scope)
         response = await self.handle(scope.method, scope.path, scope.headers, scope, proto, RSGI)
