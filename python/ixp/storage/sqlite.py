@@ -159,11 +159,26 @@ class SqliteStore:
         if self._conn is not None:
             return
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ixp-sqlite")
-        try:
-            conn = await asyncio.get_running_loop().run_in_executor(executor, self._connect)
-        except (sqlite3.Error, OSError) as exc:
-            executor.shutdown(wait=False)
-            raise StorageUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.busy_timeout
+        delay = 0.01
+        while True:
+            try:
+                conn = await loop.run_in_executor(executor, self._connect)
+                break
+            except sqlite3.OperationalError as exc:
+                # Several workers opening one fresh file at once: switching it to WAL (and the
+                # first migration) can answer "database is locked" at once, without waiting for
+                # busy_timeout. Retry until busy_timeout has passed.
+                if _is_busy(exc) and loop.time() + delay < deadline:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+                    continue
+                executor.shutdown(wait=False)
+                raise StorageUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+            except (sqlite3.Error, OSError) as exc:
+                executor.shutdown(wait=False)
+                raise StorageUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._conn, self._executor = conn, executor
 
     async def close(self) -> None:
@@ -288,3 +303,8 @@ class SqliteStore:
     async def count_intent_logs(self) -> int:
         row = await self._run(lambda conn: conn.execute(_SQL_COUNT_LOGS).fetchone())
         return int(row[0])
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
