@@ -114,14 +114,9 @@ class IXPApp:
             rid = self._id_prefix + hex(next(self._id_counter))
         origin = headers.get("origin")
         route = response = body = None
-        # The fast lanes: a route's common case (a registry body, a valid render) answered without
-        # a Request, a request-id context or the watchdog. Both are empty when rate limiting is on.
-        if method == "GET":
-            found = self._bodies.get(path)
-            if found is not None:
-                route = found[0]
-                response = cached(headers, found[1], self.compressor)
-        else:
+        # The render lane: a valid render answered without a Request, a request-id context or the
+        # watchdog (empty when rate limiting is on). Registry bodies: `answer_body`.
+        if method != "GET":
             route = self._lanes.get(path)
             if route is not None and method == route.lane_method:
                 raw = headers.get("content-length")
@@ -146,6 +141,53 @@ class IXPApp:
             response.body = b""
         elif len(response.body) >= self._compress_min:
             self.compressor.apply(response, headers)
+        if error_code is not None:
+            self.metrics.count_error(error_code)
+        self._record(route, method, path, response.status, start, headers, rid)
+        return response
+
+    def answer_body(self, path: str, headers: HeaderMap) -> Response | None:
+        """`GET path` when it is a registry body (`/ixp/intents`, `/components`, `/theme`, `/menu`):
+        the finished response, else None (then `handle` it). The adapters call this first for GET:
+        the commonest request costs no coroutine and no Request. Off when rate limiting is on."""
+        found = self._bodies.get(path)
+        if found is None:
+            return None
+        start = perf_counter_ns()
+        rid = headers.get("x-request-id")
+        if rid is None or not _VALID_REQUEST_ID.fullmatch(rid):
+            rid = self._id_prefix + hex(next(self._id_counter))
+        origin = headers.get("origin")
+        # Of `handle`'s tail only CORS, the request id and the metrics apply: the response is never
+        # public, carries no rate-limit headers and is already in its final encoding.
+        response = cached(headers, found[1], self.compressor)
+        out = response.headers
+        out.extend(self.cors.base if origin is None else self.cors.headers(origin))
+        out.append(("x-request-id", rid))
+        self._record(found[0], "GET", path, response.status, start, headers, rid)
+        return response
+
+    async def respond(
+        self, method: str, path: str, headers: HeaderMap, scope: Any, source: Any, interface: Interface
+    ) -> Response:
+        """`answer_body` for GET, else `handle`: what both adapters do (and embedding, tests)."""
+        if method == "GET":
+            response = self.answer_body(path, headers)
+            if response is not None:
+                return response
+        return await self.handle(method, path, headers, scope, source, interface)
+
+    def _record(
+        self,
+        route: Route | None,
+        method: str,
+        path: str,
+        status: int,
+        start: int,
+        headers: HeaderMap,
+        rid: str,
+    ) -> None:
+        """The response's latency and status in its route's series; a slow one is also logged."""
         elapsed = perf_counter_ns() - start
         if route is None:
             stats = self.metrics.unmatched
@@ -153,12 +195,9 @@ class IXPApp:
             stats = route.stats
         else:  # the route's first request binds its series
             stats = route.stats = self.metrics.stats_for(route.name)
-        stats.record(response.status, elapsed)
-        if error_code is not None:
-            self.metrics.count_error(error_code)
+        stats.record(status, elapsed)
         if elapsed > self._slow_ns:
-            self._log_slow(method, path, response.status, elapsed, headers, rid)
-        return response
+            self._log_slow(method, path, status, elapsed, headers, rid)
 
     async def _dispatch(
         self,
@@ -361,7 +400,10 @@ class IXPApp:
                 proto.close(403)  # no websocket endpoints: refuse the upgrade (an HTTP status)
                 return
             self._rsgi_http_scope = type(scope)
-        response = await self.handle(scope.method, scope.path, scope.headers, scope, proto, RSGI)
+        method, headers = scope.method, scope.headers
+        response = self.answer_body(scope.path, headers) if method == "GET" else None
+        if response is None:
+            response = await self.handle(method, scope.path, headers, scope, proto, RSGI)
         proto.response_bytes(response.status, response.headers, response.body)
 
     # -- ASGI ---------------------------------------------------------------------------------------
@@ -377,7 +419,7 @@ class IXPApp:
 
     async def _asgi_http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = lower_header_dict(scope["headers"])
-        response = await self.handle(scope["method"], scope["path"], headers, scope, receive, ASGI)
+        response = await self.respond(scope["method"], scope["path"], headers, scope, receive, ASGI)
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         raw_headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
