@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 import pytest
@@ -167,3 +170,42 @@ def test_schema_problems_are_caught_at_load_time_with_the_field(bad: Any, fragme
 def test_missing_properties_means_no_declared_parameters() -> None:
     # The SDK crashed with a 500 on every render of such an intent (§12.14).
     assert ParameterValidator({"type": "object"}).validate({"x": 1}) == {}
+
+
+# -- patterns: linear time for whatever a client sends -----------------------------------------------
+
+CATASTROPHIC = textwrap.dedent(
+    """
+    from ixp.errors import IXPError
+    from ixp.validation import ParameterValidator
+
+    validator = ParameterValidator(
+        {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}
+    )
+    try:
+        validator.validate({"code": "a" * 64 + "!"})  # 2**64 paths for a backtracking engine
+    except IXPError as exc:
+        print(exc.message)
+    """
+)
+
+
+def test_a_catastrophic_pattern_cannot_stall_the_worker() -> None:
+    # In a subprocess, bounded: Python's `re` would backtrack for ages on this value (and hold the GIL).
+    done = subprocess.run(
+        [sys.executable, "-c", CATASTROPHIC], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "Invalid" in done.stdout
+
+
+def test_patterns_outside_the_linear_subset_still_work_with_re() -> None:
+    validator = ParameterValidator(schema({"s": {"type": "string", "pattern": "^(?=.*[0-9])[a-z0-9]+$"}}))
+    assert validator.validate({"s": "abc1"}) == {"s": "abc1"}
+    failure(validator, {"s": "abcd"})
+
+
+def test_dollar_does_not_match_before_a_final_newline() -> None:
+    # As in the SDK's JavaScript (and Rust's regex); Python's `re` alone would accept "abc\n".
+    validator = ParameterValidator(schema({"s": {"type": "string", "pattern": "^abc$"}}))
+    assert validator.validate({"s": "abc"}) == {"s": "abc"}
+    failure(validator, {"s": "abc\n"})

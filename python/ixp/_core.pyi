@@ -5,7 +5,15 @@ from typing import final
 
 from typing_extensions import Self
 
-__all__ = ["IntentMatcher", "LatencyHistogram", "LruCache", "RenderTable", "RouteStats", "normalize_message"]
+__all__ = [
+    "IntentMatcher",
+    "LatencyHistogram",
+    "LruCache",
+    "Pattern",
+    "RenderTable",
+    "RouteStats",
+    "normalize_message",
+]
 
 def normalize_message(text: str) -> str:
     """Strip leading/trailing Unicode whitespace and collapse every inner run of it to one space."""
@@ -90,6 +98,23 @@ class LatencyHistogram:
     def to_bytes(self) -> bytes: ...
     @staticmethod
     def from_bytes(data: bytes) -> LatencyHistogram: ...
+
+@final
+class Pattern:
+    """A JSON-Schema ``pattern`` within the subset of regular expressions that Python's ``re`` and
+    Rust's ``regex`` read the same way, matched by ``regex`` in linear time.
+
+    Raises ``ValueError`` (with the reason) for a pattern outside the subset (look-around, back
+    references, inline flags, ...) or one that does not compile.
+    """
+
+    def __new__(cls, pattern: str) -> Self: ...
+    def is_match(self, text: str) -> bool:
+        """Whether the pattern matches anywhere in ``text`` (``re.search`` semantics)."""
+    def search(self, text: str) -> bool | None:
+        """``re.search(pattern, text) is not None`` where ``regex`` is sure to agree, else None."""
+    @property
+    def pattern(self) -> str: ...
 
 @final
 class RouteStats:

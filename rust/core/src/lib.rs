@@ -13,5 +13,5 @@ pub use histogram::LatencyHistogram;
 pub use lru::{CacheStats, Clock, Lookup, LruCache, ManualClock, MonotonicClock};
 pub use matcher::{Capture, Engine, IntentMatcher, MatchResult, MatcherOptions, SpanMatch};
 pub use normalize::{is_normalized, normalize};
-pub use render::{IntentSpec, RenderError, RenderTable};
+pub use render::{IntentSpec, Pattern, RenderError, RenderTable};
 pub use route_stats::RouteStats;

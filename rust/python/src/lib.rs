@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod cache;
 mod histogram;
 mod matcher;
+mod pattern;
 mod render;
 mod route_stats;
 
@@ -16,6 +17,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::LruCache>()?;
     m.add_class::<histogram::LatencyHistogram>()?;
     m.add_class::<render::RenderTable>()?;
+    m.add_class::<pattern::Pattern>()?;
     m.add_class::<route_stats::RouteStats>()?;
     Ok(())
 }

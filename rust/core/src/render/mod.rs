@@ -47,6 +47,8 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+pub use pattern::Pattern;
+
 /// Why a [`RenderTable`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RenderError {

@@ -21,7 +21,7 @@ use regex_syntax::ast::{
 /// - Python's `\s` also matches `\x1c`–`\x1f`: strings containing them are not decided;
 /// - Python's `$` also matches before a final `\n`: strings ending in `\n` are not decided.
 #[derive(Debug)]
-pub(super) struct Pattern {
+pub struct Pattern {
     regex: Regex,
     ascii_only: bool,
     space: bool,
@@ -37,7 +37,7 @@ struct PatternUse {
 
 impl Pattern {
     /// `Err` (the reason) when the pattern is outside the subset or does not compile.
-    pub(super) fn new(pattern: &str) -> Result<Self, String> {
+    pub fn new(pattern: &str) -> Result<Self, String> {
         let tree = ast::parse::Parser::new()
             .parse(pattern)
             .map_err(|e| e.kind().to_string())?;
@@ -53,7 +53,7 @@ impl Pattern {
     }
 
     /// `Some(re.search(pattern, text) is not None)`, or `None` when not decided here.
-    pub(super) fn search(&self, text: &str) -> Option<bool> {
+    pub fn search(&self, text: &str) -> Option<bool> {
         if self.ascii_only && !text.is_ascii() {
             return None;
         }
@@ -64,6 +64,13 @@ impl Pattern {
             return None;
         }
         Some(self.regex.is_match(text))
+    }
+
+    /// Whether the pattern matches anywhere in `text`, by `regex` (linear time) for every string:
+    /// [`Pattern::search`] where it decides, `regex`'s reading of the few strings it leaves to
+    /// Python (Unicode classes on non-ASCII text, `\s` on `\x1c`–`\x1f`, `$` before a final `\n`).
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
     }
 }
 
