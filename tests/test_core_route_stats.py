@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from ixp._core import LatencyHistogram, RouteStats
+from ixp._core import LatencyHistogram, RouteStats, monotonic_ns
 
 
 def test_counts_by_status_class_errors_and_latency() -> None:
@@ -65,3 +66,14 @@ def test_threads_recording_into_one_series() -> None:
         thread.join()
     assert stats.count == 20_000
     assert stats.by_class[2] == 18_000 and stats.by_class[5] == 2_000 == stats.errors
+
+
+def test_record_since_reads_the_same_monotonic_clock() -> None:
+    stats = RouteStats()
+    start = monotonic_ns()
+    time.sleep(0.002)
+    elapsed = stats.record_since(200, start)
+    assert 2_000_000 <= elapsed <= monotonic_ns() - start
+    assert stats.count == 1 and stats.by_class[2] == 1
+    assert stats.record_since(503, monotonic_ns() + 10**12) == 0  # a start in the future counts as 0
+    assert stats.errors == 1

@@ -12,6 +12,7 @@ __all__ = [
     "Pattern",
     "RenderTable",
     "RouteStats",
+    "monotonic_ns",
     "normalize_message",
 ]
 
@@ -125,6 +126,8 @@ class RouteStats:
     ) -> Self: ...
     def record(self, status: int, elapsed_ns: int) -> None:
         """One response; a status outside 100..599 counts as a 5xx error."""
+    def record_since(self, status: int, start_ns: int) -> int:
+        """``record`` of the time since ``start_ns`` (a ``monotonic_ns()`` reading); returns it."""
     @property
     def histogram(self) -> LatencyHistogram:
         """A copy of the latency histogram."""
@@ -159,3 +162,6 @@ class RenderTable:
     @property
     def fast_intents(self) -> list[str]:
         """Intents rendered in Rust (not fallback), in registration order."""
+
+def monotonic_ns() -> int:
+    """Nanoseconds on the monotonic clock ``RouteStats.record_since`` reads (0 at its first use)."""

@@ -13,10 +13,10 @@ import os
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from time import perf_counter_ns
 from typing import Any
 
 from ixp import persistence, processing, protocol, users
+from ixp._core import RouteStats, monotonic_ns
 from ixp._http import BODY_METHODS, JSON_CONTENT_TYPE, HeaderMap, Request, Response, declared_length
 from ixp._interfaces import ASGI, RSGI, Interface, lower_header_dict
 from ixp._tasks import Watchdog
@@ -108,7 +108,7 @@ class IXPApp:
         `interface` reads the query string and client address from `scope` and the body from
         `source` (the RSGI protocol, the ASGI `receive`), each only when the request needs it.
         """
-        start = perf_counter_ns()
+        start = monotonic_ns()
         rid = headers.get("x-request-id")
         if rid is None or not _VALID_REQUEST_ID.fullmatch(rid):
             rid = self._id_prefix + hex(next(self._id_counter))
@@ -143,7 +143,10 @@ class IXPApp:
             self.compressor.apply(response, headers)
         if error_code is not None:
             self.metrics.count_error(error_code)
-        self._record(route, method, path, response.status, start, headers, rid)
+        stats = self.metrics.unmatched if route is None else route.stats or self._bind_stats(route)
+        elapsed = stats.record_since(response.status, start)
+        if elapsed > self._slow_ns:
+            self._log_slow(method, path, response.status, elapsed, headers, rid)
         return response
 
     def answer_body(self, path: str, headers: HeaderMap) -> Response | None:
@@ -153,7 +156,7 @@ class IXPApp:
         found = self._bodies.get(path)
         if found is None:
             return None
-        start = perf_counter_ns()
+        start = monotonic_ns()
         rid = headers.get("x-request-id")
         if rid is None or not _VALID_REQUEST_ID.fullmatch(rid):
             rid = self._id_prefix + hex(next(self._id_counter))
@@ -164,7 +167,10 @@ class IXPApp:
         out = response.headers
         out.extend(self.cors.base if origin is None else self.cors.headers(origin))
         out.append(("x-request-id", rid))
-        self._record(found[0], "GET", path, response.status, start, headers, rid)
+        route = found[0]
+        elapsed = (route.stats or self._bind_stats(route)).record_since(response.status, start)
+        if elapsed > self._slow_ns:
+            self._log_slow("GET", path, response.status, elapsed, headers, rid)
         return response
 
     async def respond(
@@ -177,27 +183,10 @@ class IXPApp:
                 return response
         return await self.handle(method, path, headers, scope, source, interface)
 
-    def _record(
-        self,
-        route: Route | None,
-        method: str,
-        path: str,
-        status: int,
-        start: int,
-        headers: HeaderMap,
-        rid: str,
-    ) -> None:
-        """The response's latency and status in its route's series; a slow one is also logged."""
-        elapsed = perf_counter_ns() - start
-        if route is None:
-            stats = self.metrics.unmatched
-        elif route.stats is not None:
-            stats = route.stats
-        else:  # the route's first request binds its series
-            stats = route.stats = self.metrics.stats_for(route.name)
-        stats.record(status, elapsed)
-        if elapsed > self._slow_ns:
-            self._log_slow(method, path, status, elapsed, headers, rid)
+    def _bind_stats(self, route: Route) -> RouteStats:
+        """A route's metrics series, bound on its first request."""
+        route.stats = self.metrics.stats_for(route.name)
+        return route.stats
 
     async def _dispatch(
         self,

@@ -14,4 +14,4 @@ pub use lru::{CacheStats, Clock, Lookup, LruCache, ManualClock, MonotonicClock};
 pub use matcher::{Capture, Engine, IntentMatcher, MatchResult, MatcherOptions, SpanMatch};
 pub use normalize::{is_normalized, normalize};
 pub use render::{IntentSpec, Pattern, RenderError, RenderTable};
-pub use route_stats::RouteStats;
+pub use route_stats::{monotonic_ns, RouteStats};

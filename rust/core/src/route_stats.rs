@@ -3,7 +3,18 @@
 //! The server records every response here with one call (`record`), so that the per-request
 //! cost of metrics is a histogram increment and two counter increments, not several calls.
 
+use std::sync::OnceLock;
+use std::time::Instant;
+
 use crate::LatencyHistogram;
+
+/// Nanoseconds on a monotonic clock that starts at the first call in the process: what a
+/// request's start is taken with, so that [`RouteStats::record_since`] reads the same clock.
+pub fn monotonic_ns() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let elapsed = BASE.get_or_init(Instant::now).elapsed();
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// Status classes counted: index `status / 100`, so 0 (unused), 1xx … 5xx.
 pub const STATUS_CLASSES: usize = 6;
@@ -39,6 +50,14 @@ impl RouteStats {
         if !(100..400).contains(&status) {
             self.errors = self.errors.saturating_add(1);
         }
+    }
+
+    /// [`RouteStats::record`] of the time since `start_ns` (a [`monotonic_ns`] reading);
+    /// returns that time. A start in the future counts as 0.
+    pub fn record_since(&mut self, status: u16, start_ns: u64) -> u64 {
+        let elapsed = monotonic_ns().saturating_sub(start_ns);
+        self.record(status, elapsed);
+        elapsed
     }
 
     pub fn histogram(&self) -> &LatencyHistogram {
@@ -81,6 +100,18 @@ mod tests {
         // Within the histogram's resolution at its lowest bucket (1 µs units).
         assert!((1_000..=2_000).contains(&s.histogram().min()));
         assert!(s.histogram().max() >= 1_000_000);
+    }
+
+    #[test]
+    fn record_since_measures_on_the_monotonic_clock() {
+        let mut s = stats();
+        let start = monotonic_ns();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let elapsed = s.record_since(200, start);
+        assert!(elapsed >= 2_000_000, "{elapsed}");
+        assert_eq!(s.count(), 1);
+        assert_eq!(s.record_since(200, u64::MAX), 0); // a start in the future
+        assert!(monotonic_ns() >= start);
     }
 
     #[test]

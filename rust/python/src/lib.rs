@@ -19,5 +19,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<render::RenderTable>()?;
     m.add_class::<pattern::Pattern>()?;
     m.add_class::<route_stats::RouteStats>()?;
+    m.add_function(wrap_pyfunction!(route_stats::monotonic_ns, m)?)?;
     Ok(())
 }

@@ -27,6 +27,12 @@ impl RouteStats {
         self.inner.lock().record(status, elapsed_ns);
     }
 
+    /// One response that started at `start_ns` (a `monotonic_ns()` reading): records the time
+    /// since then and returns it, in nanoseconds.
+    fn record_since(&self, status: u16, start_ns: u64) -> u64 {
+        self.inner.lock().record_since(status, start_ns)
+    }
+
     /// A copy of the latency histogram.
     #[getter]
     fn histogram(&self) -> LatencyHistogram {
@@ -54,4 +60,10 @@ impl RouteStats {
         let s = self.inner.lock();
         format!("RouteStats(count={}, errors={})", s.count(), s.errors())
     }
+}
+
+/// Nanoseconds on the monotonic clock `RouteStats.record_since` reads (0 at its first use).
+#[pyfunction]
+pub fn monotonic_ns() -> u64 {
+    ixp_core::monotonic_ns()
 }
