@@ -6,7 +6,8 @@
 #      throwaway data directories (.ci/services.sh), stopped again on exit;
 #   2. a virtualenv (.venv) with the wheel built by maturin (release profile) and the test extras;
 #   3. cargo test, clippy and rustfmt for the Rust workspace;
-#   4. ruff, mypy --strict, and mypy.stubtest for the hand-written ixp._core stub;
+#   4. ruff, mypy --strict, mypy.stubtest for the hand-written ixp._core stub, and import-linter
+#      (the package's layers, pyproject.toml [tool.importlinter]);
 #   5. pytest (in-process ASGI, real Granian processes, real Redis and PostgreSQL);
 #   6. the load-test smoke run (locust, <= 60 s; fails if the error rate is >= 0.1 %).
 set -euo pipefail
@@ -34,14 +35,16 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test -p ixp-core --quiet
 
-step "python: ruff, mypy, stubtest"
+step "python: ruff, mypy, stubtest, import-linter"
 ruff check python tests bench
 ruff format --check python tests bench
 mypy python/ixp
 python -m mypy.stubtest ixp._core
+lint-imports
 
 step "pytest"
-# Run from tests/ against the installed wheel, not the source tree.
+# Against the installed wheel: `tests` is a package, so only the repository root (where there is no
+# `ixp` directory) is put on sys.path.
 python -m pytest -q -p no:cacheprovider "$@"
 
 step "load-test smoke run (locust)"

@@ -1,4 +1,4 @@
-"""`ixp serve`: flags and settings reach Granian — keep-alive, header timeout, header size (issue 6)."""
+"""`ixp serve`: flags and settings reach Granian — keep-alive, header timeout, header size."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ixp.base.settings import Settings
 from ixp.cli import build_parser, granian_options
-from ixp.settings import Settings
-from servers import free_port, running
+from tests._servers import free_port, running
 
 pytestmark = pytest.mark.granian
 

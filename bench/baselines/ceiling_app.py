@@ -17,9 +17,9 @@ from typing import Any
 import msgspec
 
 from bench.registry_gen import RENDER_BODY
-from ixp._interfaces import Interface
 from ixp.app import create_app
-from ixp.settings import Settings
+from ixp.base.settings import Settings
+from ixp.http.interfaces import Interface
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
 
@@ -35,7 +35,7 @@ async def _capture() -> dict[tuple[str, str], Answer]:
     interface = Interface(read_body, read_body, lambda scope: ("", ""))
     answers: dict[tuple[str, str], Answer] = {}
     for method, path, request_headers in (("GET", "/ixp/intents", {}), ("POST", "/ixp/render", headers)):
-        response = await app.respond(method, path, request_headers, None, None, interface)
+        response = await app.pipeline.respond(method, path, request_headers, None, None, interface)
         if response.status != 200:
             raise RuntimeError(
                 f"ceiling: ixp answered {method} {path} with {response.status}: {response.body!r}"

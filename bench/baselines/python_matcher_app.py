@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ixp.app import IXPApp, create_app
-from ixp.log import configure_logging
+from ixp.base.settings import Settings
+from ixp.observability.log import configure_logging
 from ixp.registry import Registry
-from ixp.settings import Settings
+from ixp.registry.reference import Commit
 
 Match = tuple[str, dict[str, str]] | None
 
@@ -86,8 +87,12 @@ def install(app: IXPApp) -> IXPApp:
     def swap(registry: Registry) -> None:
         registry.matcher = OptimizedIntentMatcher(entries_of(registry), size)  # type: ignore[assignment]
 
-    swap(app.registry)
-    app.registry_listeners.insert(0, swap)
+    def prepare(registry: Registry) -> Commit:
+        swap(registry)  # on the new version, before it is served
+        return lambda: None
+
+    swap(app.registry.current)
+    app.registry.subscribe(prepare)
     return app
 
 

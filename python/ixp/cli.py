@@ -9,25 +9,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from ixp.errors import ConfigError
-from ixp.settings import Settings
+from ixp.base.errors import ConfigError
+from ixp.base.settings import Settings
 
-_FLAG_TO_ENV = {
-    "host": "IXP_HOST",
-    "port": "IXP_PORT",
-    "workers": "IXP_WORKERS",
-    "intents": "IXP_INTENTS",
-    "components": "IXP_COMPONENTS",
-    "theme": "IXP_THEME",
-    "log_level": "IXP_LOG_LEVEL",
-    "tls_cert": "IXP_TLS_CERT",
-    "tls_key": "IXP_TLS_KEY",
-    "http": "IXP_HTTP",
-}
+_FLAG_TO_ENV: Mapping[str, str] = MappingProxyType(
+    {
+        "host": "IXP_HOST",
+        "port": "IXP_PORT",
+        "workers": "IXP_WORKERS",
+        "intents": "IXP_INTENTS",
+        "components": "IXP_COMPONENTS",
+        "theme": "IXP_THEME",
+        "log_level": "IXP_LOG_LEVEL",
+        "tls_cert": "IXP_TLS_CERT",
+        "tls_key": "IXP_TLS_KEY",
+        "http": "IXP_HTTP",
+    }
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

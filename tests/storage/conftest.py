@@ -6,9 +6,6 @@ Without them, the tests that need them FAIL with instructions: they never skip.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,40 +15,7 @@ import asyncpg
 import pytest
 
 from ixp.storage import PostgresStore, SqliteStore, Store
-
-HOW_TO_START = (
-    "start the test services first: `bash .ci/services.sh start && "
-    "source ${IXP_SERVICES_DIR:-/tmp/ixp-services}/env` (storage tests never skip)"
-)
-
-
-def service_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: {HOW_TO_START}", pytrace=False)
-    return value
-
-
-class Services:
-    """Stops and restarts the real test servers through the commands .ci/services.sh exports."""
-
-    def run(self, variable: str) -> None:
-        command = service_env(variable)
-        result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
-        if result.returncode != 0:
-            raise RuntimeError(f"{variable} ({command}) failed: {result.stderr.strip()}")
-
-    @contextlib.contextmanager
-    def stopped(self, service: str) -> Iterator[None]:
-        """`service` is "PG" or "REDIS"; it is restarted on exit, whatever happens."""
-        self.run(f"IXP_TEST_{service}_STOP")
-        try:
-            yield
-        finally:
-            self.run(f"IXP_TEST_{service}_START")
-
-    def start(self, service: str) -> None:
-        self.run(f"IXP_TEST_{service}_START")
+from tests._support import Services, service_env
 
 
 @pytest.fixture

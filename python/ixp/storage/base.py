@@ -8,7 +8,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
-from ixp._clock import iso_ms
+from ixp.base.clock import iso_ms
+from ixp.base.errors import ErrorCode, IXPError
 
 #: How many entries a session's context keeps (the newest last).
 CONTEXT_LIMIT = 50
@@ -38,24 +39,33 @@ class IntentLog(msgspec.Struct):
     created_at: datetime
 
 
-class StorageError(Exception):
-    """Base class of the errors a `Store` raises on purpose."""
+class StorageError(IXPError):
+    """Base class of the errors a `Store` raises on purpose; each names its protocol error code, so
+    the HTTP boundary answers it without a translation step in the endpoints."""
 
 
 class DuplicateEmail(StorageError):
     def __init__(self, email: str) -> None:
-        super().__init__(f"a user with email '{email}' already exists")
+        super().__init__(ErrorCode.CONFLICT, f"A user with email '{email}' already exists")
         self.email = email
 
 
 class UnknownUser(StorageError, LookupError):
     def __init__(self, user_id: int) -> None:
-        super().__init__(f"no user with id {user_id}")
+        super().__init__(ErrorCode.USER_NOT_FOUND, f"User {user_id} not found")
         self.user_id = user_id
 
 
 class StorageUnavailable(StorageError):
-    """The database cannot be reached or did not answer in time; retrying later may succeed."""
+    """The database cannot be reached or did not answer in time; retrying later may succeed.
+    `reason` says what failed (which database, which error)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(ErrorCode.STORAGE_UNAVAILABLE, f"Storage unavailable: {reason}")
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @runtime_checkable

@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ixp import LruCache
-from ixp._tasks import cancel_and_wait
+from ixp.base.tasks import cancel_and_wait
 
 logger = logging.getLogger("ixp.storage.cache")
 
@@ -315,6 +315,6 @@ class TwoLevelCache:
                 self._first_attempt.set()
             finally:
                 with contextlib.suppress(*_REDIS_ERRORS):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.reconnect_max_delay)

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 
-from ixp._tasks import cancel_and_wait
+from ixp.base.tasks import cancel_and_wait
 from ixp.storage.base import IntentLog, StorageError, Store
 
 logger = logging.getLogger("ixp.storage.logs")

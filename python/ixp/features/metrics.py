@@ -1,0 +1,31 @@
+"""`GET /ixp/metrics`: JSON by default, Prometheus text with `Accept: text/plain` or
+`?format=prometheus` (docs/protocol.md §8.2, §8.3)."""
+
+from __future__ import annotations
+
+from ixp.base.errors import ErrorCode, IXPError
+from ixp.features.contribution import Contribution
+from ixp.http.routing import RouteSpec
+from ixp.http.types import Request, Response, json_response
+from ixp.observability.metrics import Metrics
+from ixp.registry.reference import RegistryRef
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def metrics_endpoint(registry: RegistryRef, metrics: Metrics) -> Contribution:
+    def report(request: Request) -> Response:
+        current = registry.current
+        counts = (len(current.intents), len(current.components))
+        output = request.query_param("format")
+        if output not in (None, "json", "prometheus"):
+            raise IXPError(
+                ErrorCode.INVALID_REQUEST,
+                f"Query parameter 'format' must be 'json' or 'prometheus', got '{output}'",
+            )
+        accept = request.headers.get("accept") or ""
+        if output == "prometheus" or (output is None and "text/plain" in accept):
+            return Response(200, [("content-type", PROMETHEUS_CONTENT_TYPE)], metrics.to_prometheus(counts))
+        return json_response(200, metrics.to_json(counts))
+
+    return Contribution("metrics", routes=[RouteSpec("GET", "/ixp/metrics", report)])

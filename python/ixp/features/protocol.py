@@ -1,0 +1,164 @@
+"""The IXP protocol endpoints under `/ixp`: registry bodies, render, SDK config, menu and init
+(docs/protocol.md §4, §5, §7)."""
+
+from __future__ import annotations
+
+import logging
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+
+from ixp.base.clock import utc_now_iso
+from ixp.base.errors import ErrorCode, IXPError
+from ixp.base.settings import Settings
+from ixp.features.contribution import Contribution
+from ixp.http.body import COMMON_JSON_CONTENT_TYPES, check_json_content_type, decode_json_body
+from ixp.http.compression import Compressor
+from ixp.http.routing import BodyOf, RouteSpec
+from ixp.http.types import JSON_CONTENT_TYPE, HeaderMap, Request, Response, json_response
+from ixp.registry.bodies import CachedBody
+from ixp.registry.reference import RegistryRef
+from ixp.registry.version import Registry
+from ixp.render.renderer import Renderer, render_request_decoder
+
+log = logging.getLogger("ixp")
+
+SDK_CONFIG_VERSION = "1.1.0"  # what the SDK's /sdk/config reports (docs/protocol.md §7.1)
+_encode = msgspec.json.Encoder().encode
+
+
+def menu_body(registry: Registry) -> CachedBody:
+    """`/ixp/menu`: every intent with `menuItems` (its parameter default), once per version."""
+    body: CachedBody | None = registry.derived.get("menu")
+    if body is None:
+        menus = []
+        for intent in registry.intents.values():
+            items = _default(intent.definition, "menuItems")
+            if isinstance(items, list) and items:
+                menus.append(
+                    {
+                        "intentName": intent.name,
+                        "description": intent.definition.get("description"),
+                        "menuItems": items,
+                    }
+                )
+        body = registry.derived["menu"] = CachedBody.of({"menus": menus, "total": len(menus)})
+    return body
+
+
+def _default(definition: dict[str, Any], field: str) -> Any:
+    properties = definition.get("parameters", {}).get("properties") or {}
+    spec = properties.get(field)
+    return spec.get("default") if isinstance(spec, dict) else None
+
+
+def _init_entry(definition: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": definition["name"], "description": definition["description"]}
+    category = _default(definition, "category")
+    if category is not None:
+        entry["category"] = category
+    entry["featured"] = _default(definition, "featured") is True
+    entry["menuItems"] = _default(definition, "menuItems") or []
+    icon = _default(definition, "icon")
+    if icon is not None:
+        entry["icon"] = icon
+    entry["quickActions"] = _default(definition, "quickActions") or []
+    return entry
+
+
+def protocol(
+    settings: Settings, registry: RegistryRef, renderer: Renderer, compressor: Compressor
+) -> Contribution:
+    def registry_body(path: str, body_of: BodyOf, name: str = "") -> RouteSpec:
+        """A GET route whose body is encoded once per registry version. The pipeline answers GET
+        itself (`answer_body`); this handler serves HEAD and rate-limited apps."""
+
+        def handler(request: Request) -> Response:
+            return compressor.cached_response(request.headers, body_of(registry.current))
+
+        return RouteSpec("GET", path, handler, name=name, body_of=body_of)
+
+    def render_lane(headers: HeaderMap, body: bytes, origin: str | None) -> Response | None:
+        # The success path in Rust; anything it does not answer (every error, intents the table
+        # leaves out) takes `render`, which produces the exact result or error.
+        if headers.get("content-type") not in COMMON_JSON_CONTENT_TYPES:
+            return None
+        fast = renderer.plan.table.render(body, origin)
+        return None if fast is None else Response(200, [("content-type", JSON_CONTENT_TYPE)], fast)
+
+    def render(request: Request) -> Response:
+        headers = request.headers
+        check_json_content_type(headers.get("content-type"))
+        fast = renderer.plan.table.render(request.body, headers.get("origin"))
+        if fast is not None:
+            return Response(200, [("content-type", JSON_CONTENT_TYPE)], fast)
+        body = decode_json_body(request, render_request_decoder)
+        intent = body.intent
+        if intent is None:
+            raise IXPError(ErrorCode.INVALID_REQUEST, "Missing required parameter 'intent.name'")
+        descriptor = renderer.render(intent.name, intent.parameters, body.options, headers.get("origin"))
+        return json_response(200, descriptor)
+
+    def sdk_config(request: Request) -> Response:
+        body = {
+            "theme": registry.current.configured_theme or {},
+            "version": SDK_CONFIG_VERSION,
+            # The paths really served (the SDK advertised some it did not serve).
+            "endpoints": {
+                "intents": "/ixp/intents",
+                "components": "/ixp/components",
+                "render": "/ixp/render",
+                "menu": "/ixp/menu",
+                "init": "/ixp/init",
+                "health": "/ixp/health",
+                "metrics": "/ixp/metrics",
+                "crawlerContent": "/ixp/crawler_content",
+            },
+            "cors": {"origins": list(settings.cors_origins)},
+        }
+        response = json_response(200, _encode(body), [("cache-control", "public, max-age=300")])
+        response.public = True
+        return response
+
+    def init(request: Request) -> Response:
+        featured_only = request.query_param("featured") == "true"
+        raw_limit = request.query_param("limit")
+        limit = 0
+        if raw_limit is not None:
+            try:
+                limit = int(raw_limit)
+            except ValueError:
+                raise IXPError(
+                    ErrorCode.INVALID_REQUEST,
+                    f"Query parameter 'limit' must be an integer, got '{raw_limit}'",
+                ) from None
+        entries = [_init_entry(i.definition) for i in registry.current.intents.values()]
+        if featured_only:
+            entries = [e for e in entries if e["featured"]]
+        if limit > 0:
+            entries = entries[:limit]
+        body = {
+            "intents": entries,
+            "total": len(entries),
+            "featured": featured_only,
+            "timestamp": utc_now_iso(),
+        }
+        return json_response(200, _encode(body))
+
+    async def warm_bodies() -> None:
+        """Compress the registry bodies before the first request asks for them."""
+        warmed = compressor.warm(registry.current.bodies())
+        log.info("registry bodies compressed ahead of traffic: %d", warmed, extra={"warmedBodies": warmed})
+
+    routes = [
+        registry_body("/ixp/intents", attrgetter("intents_body")),
+        registry_body("/ixp/components", attrgetter("components_body")),
+        registry_body("/ixp/theme", attrgetter("theme_body")),
+        RouteSpec("POST", "/ixp/render", render, lane=render_lane),
+        RouteSpec("GET", "/ixp/sdk/config", sdk_config),
+    ]
+    for prefix in ("/ixp", "/ixp/ixp"):  # the SDK served these at /ixp/ixp/... (docs/protocol.md §7.2)
+        routes.append(registry_body(f"{prefix}/menu", menu_body, name="/ixp/menu"))
+        routes.append(RouteSpec("GET", f"{prefix}/init", init, name="/ixp/init"))
+    return Contribution("protocol", routes=routes, on_startup=[warm_bodies])

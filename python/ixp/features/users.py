@@ -1,0 +1,140 @@
+"""The users and sessions API: `/api/users`, `/api/users/{id}`, `/api/users/{id}/session`
+(docs/protocol.md §10). Storage errors carry their protocol codes (unknown user 404, duplicate
+email 409, database down 503) and are answered by the HTTP boundary."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from ixp.base.errors import ErrorCode, IXPError
+from ixp.features.contribution import Contribution
+from ixp.http.body import decode_json_body
+from ixp.http.routing import RouteSpec
+from ixp.http.types import Request, Response, json_response
+from ixp.storage.base import Session, UnknownUser, User
+from ixp.storage.service import StorageService
+
+MAX_IDS = 100
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+RECENT_INTENTS = 20
+# Deliberately simple: one @, no spaces, a dot in the domain. Real validation is a confirmation mail.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+_encode = msgspec.json.Encoder().encode
+
+
+class NewUser(msgspec.Struct):
+    email: str
+    name: str
+
+
+new_user_decoder = msgspec.json.Decoder(NewUser)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name, "createdAt": user.created_at}
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "createdAt": session.created_at,
+        "lastSeenAt": session.last_seen_at,
+        "recentIntents": session.context[::-1][:RECENT_INTENTS],  # newest first
+        "intentCount": len(session.context),
+    }
+
+
+def parse_user_id(raw: Any, field: str = "id") -> int:
+    """A positive integer id (ints and digit strings); anything else is a 400 naming the field."""
+    if type(raw) is int:
+        value = raw
+    elif isinstance(raw, str) and raw.strip().isdigit():
+        value = int(raw.strip())
+    else:
+        raise IXPError(
+            ErrorCode.INVALID_REQUEST, f"Field '{field}' must be a positive integer user id, got {raw!r}"
+        )
+    if not 1 <= value <= 2**63 - 1:
+        raise IXPError(
+            ErrorCode.INVALID_REQUEST, f"Field '{field}' must be a positive integer user id, got {raw!r}"
+        )
+    return value
+
+
+def _positive(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_param(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise IXPError(
+            ErrorCode.INVALID_REQUEST,
+            f"Query parameter '{name}' must be an integer from 1 to {maximum}, got '{raw}'",
+        )
+    return int(raw)
+
+
+def users(storage: StorageService) -> Contribution:
+
+    async def create(request: Request) -> Response:
+        body = decode_json_body(request, new_user_decoder)
+        email = body.email.strip().lower()
+        name = body.name.strip()
+        if len(email) > 254 or not _EMAIL.match(email):
+            raise IXPError(
+                ErrorCode.INVALID_REQUEST,
+                f"Field 'email' must be an email address like name@example.com, got {body.email!r}",
+            )
+        if not name or len(name) > 200:
+            raise IXPError(ErrorCode.INVALID_REQUEST, "Field 'name' must be 1 to 200 characters")
+        await storage.ready()
+        user = await storage.store.create_user(email, name)
+        return json_response(201, _encode(user_json(user)), [("location", f"/api/users/{user.id}")])
+
+    async def known_user(request: Request) -> User:
+        """The user named by the path's `{id}`: 400 if malformed, 404 if unknown."""
+        user_id = parse_user_id(request.path_params["id"])
+        user = await storage.user(user_id)
+        if user is None:
+            raise UnknownUser(user_id)
+        return user
+
+    async def get_one(request: Request) -> Response:
+        return json_response(200, _encode(user_json(await known_user(request))))
+
+    async def listing(request: Request) -> Response:
+        raw_ids = request.query_param("ids")
+        await storage.ready()
+        if raw_ids is not None:
+            parts = [p.strip() for p in raw_ids.split(",") if p.strip()]
+            if not parts or len(parts) > MAX_IDS:
+                raise IXPError(
+                    ErrorCode.INVALID_REQUEST, f"Query parameter 'ids' must list 1 to {MAX_IDS} user ids"
+                )
+            ids = [parse_user_id(p, "ids") for p in parts]
+            found = await storage.store.get_users(ids)
+            return json_response(200, _encode({"users": [user_json(u) for u in found], "total": len(found)}))
+        page = _positive(request, "page", 1, 10_000_000)
+        limit = _positive(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        page_users, total = await storage.store.list_users(page, limit)
+        body = {"users": [user_json(u) for u in page_users], "total": total, "page": page, "limit": limit}
+        return json_response(200, _encode(body))
+
+    async def session(request: Request) -> Response:
+        user = await known_user(request)
+        current = await storage.session(user.id)
+        body = {"user": user_json(user), "session": session_json(current) if current is not None else None}
+        return json_response(200, _encode(body))
+
+    return Contribution(
+        "users",
+        routes=[
+            RouteSpec("POST", "/api/users", create),
+            RouteSpec("GET", "/api/users", listing),
+            RouteSpec("GET", "/api/users/{id}", get_one),
+            RouteSpec("GET", "/api/users/{id}/session", session),
+        ],
+    )

@@ -1,0 +1,165 @@
+"""Storage as the app uses it: the store, the two-level cache in front of it, the write-behind
+intent log, their lifecycle, cache warming, health checks and metrics.
+
+The store opens at start-up (or on first use, for apps driven without a lifespan). A database that
+is down at start-up does not stop the server: requests that need it answer 503
+`STORAGE_UNAVAILABLE` (the `StorageUnavailable` error carries that code), `/ixp/health` reports
+unhealthy, and both recover when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ixp.base.errors import ConfigError
+from ixp.base.settings import Settings
+from ixp.storage.base import IntentLog, Session, StorageUnavailable, User, utc_now
+from ixp.storage.cache import TwoLevelCache
+from ixp.storage.factory import open_store
+from ixp.storage.logs import IntentLogWriter
+
+log = logging.getLogger("ixp.storage")
+PING_TIMEOUT = 2.0
+SESSION_TTL = 60.0
+
+
+class StorageService:
+    """The store, its caches and the intent-log writer, opened once and shared by the features."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            self.store = open_store(
+                settings.database_url,
+                settings.sqlite_path,
+                pool_min=settings.db_pool_min,
+                pool_max=settings.db_pool_max,
+                acquire_timeout=settings.db_acquire_timeout,
+                idle_lifetime=settings.db_idle_lifetime,
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.cache = TwoLevelCache(settings.redis_url, capacity=settings.cache_size, l1_max_ttl=300.0)
+        self.writer = IntentLogWriter(
+            self.store, batch_size=settings.log_batch_size, flush_interval=settings.log_flush_interval
+        )
+        self._opened = False
+        self._lock: asyncio.Lock | None = None
+        self.warmed = {"users": 0, "sessions": 0}
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def ready(self) -> None:
+        """Open store, cache and log writer once; raises `StorageUnavailable` while the DB is down."""
+        if self._opened:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._opened:
+                return
+            await self.store.open()
+            await self.cache.open()
+            self.writer.start()
+            self._opened = True
+
+    async def start(self) -> None:
+        try:
+            await self.ready()
+        except StorageUnavailable as exc:
+            log.error("storage unavailable at start-up (%s); serving without it until it returns", exc)
+            return
+        await self.warm()
+
+    async def stop(self) -> None:
+        if not self._opened:
+            return
+        await self.writer.close()  # flushes every queued log row
+        await self.cache.close()
+        await self.store.close()
+        self._opened = False
+
+    async def warm(self) -> None:
+        """Pre-fill the caches with recently active users and their sessions. Logged with counts."""
+        started = time.perf_counter()
+        try:
+            users = await self.store.recently_active_users(self.settings.warm_users)
+            await self.cache.set_many({f"user:{u.id}": u for u in users}, self.settings.cache_ttl)
+            sessions = {}
+            for user in users:
+                session = await self.store.current_session(user.id)
+                if session is not None:
+                    sessions[f"session:{user.id}"] = session
+            await self.cache.set_many(sessions, SESSION_TTL)
+        except StorageUnavailable as exc:
+            log.warning("cache warming skipped: storage unavailable (%s)", exc)
+            return
+        self.warmed["users"], self.warmed["sessions"] = len(users), len(sessions)
+        log.info(
+            "cache warmed in %.1f ms: %d users, %d sessions",
+            (time.perf_counter() - started) * 1000,
+            len(users),
+            len(sessions),
+            extra={"warmed": dict(self.warmed)},
+        )
+
+    # -- reads and writes used by the endpoints ---------------------------------------------------
+
+    async def user(self, user_id: int) -> User | None:
+        await self.ready()
+        return await self.cache.get_or_load(
+            f"user:{user_id}", lambda: self.store.get_user(user_id), self.settings.cache_ttl, User
+        )
+
+    async def session(self, user_id: int) -> Session | None:
+        await self.ready()
+        return await self.cache.get_or_load(
+            f"session:{user_id}", lambda: self.store.current_session(user_id), SESSION_TTL, Session
+        )
+
+    async def record(
+        self, user_id: int, processed: list[tuple[str, str, dict[str, Any]]], latency_us: int
+    ) -> None:
+        """Append processed intents to the user's session and queue their log rows."""
+        await self.ready()
+        for intent, message, parameters in processed:
+            await self.store.record_intent(user_id, intent, parameters, self.settings.session_idle_seconds)
+            self.writer.log(IntentLog(user_id, intent, message, parameters, latency_us, utc_now()))
+        await self.cache.invalidate(f"session:{user_id}")
+
+    # -- health and metrics -----------------------------------------------------------------------
+
+    async def storage_check(self) -> dict[str, Any]:
+        try:
+            await self.ready()
+            await asyncio.wait_for(self.store.ping(), PING_TIMEOUT)
+        except (StorageUnavailable, asyncio.TimeoutError) as exc:
+            return {"status": "fail", "message": f"database unavailable: {exc or 'no answer'}"}
+        backend = "postgresql" if self.settings.database_url else "sqlite"
+        return {"status": "pass", "message": f"{backend} reachable"}
+
+    async def redis_check(self) -> dict[str, Any]:
+        status = self.cache.status()
+        if status == "ok":
+            return {"status": "pass", "message": "redis reachable"}
+        return {"status": "warn", "message": "redis unreachable: serving from L1 and the database"}
+
+    def stats(self) -> dict[str, Any]:
+        cache = self.cache.stats()
+        l1, l2 = cache["l1"], cache["l2"]
+        l1_lookups = l1["hits"] + l1["misses"]
+        l2_lookups = l2["hits"] + l2["misses"]
+        return {
+            "backend": "postgresql" if self.settings.database_url else "sqlite",
+            "pool": self.store.pool_stats(),
+            "cache": {
+                "l1": {**l1, "hitRatio": round(l1["hits"] / l1_lookups, 4) if l1_lookups else 0.0},
+                "l2": {**l2, "hitRatio": round(l2["hits"] / l2_lookups, 4) if l2_lookups else 0.0},
+                "redis": cache["redis"],
+            },
+            "intentLogs": self.writer.stats(),
+            "warmed": dict(self.warmed),
+        }

@@ -1,0 +1,58 @@
+"""Settings from IXP_* variables: defaults, parsing, and errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from ixp.base.errors import ConfigError
+from ixp.base.settings import Settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.cors_origins == ("http://localhost:3000",)
+    assert settings.max_body_bytes == 1_048_576
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "IXP_PORT": "9000",
+            "IXP_RELOAD": "yes",
+            "IXP_CORS_ORIGINS": "https://a.example, https://b.example",
+            "IXP_SECURITY_HEADERS": "off",
+            "IXP_MATCH_CACHE_TTL": "2.5",
+            "IXP_INTENTS": "/etc/ixp/intents.json",
+            "IXP_REDIS_URL": "",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.reload is True
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.security_headers is False
+    assert settings.match_cache_ttl == 2.5
+    assert settings.intents == "/etc/ixp/intents.json"
+    assert settings.redis_url is None
+
+
+def test_every_bad_value_is_reported_with_its_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(
+            {
+                "IXP_PORT": "eighty",
+                "IXP_WORKERS": "0",
+                "IXP_RELOAD": "maybe",
+                "IXP_MATCH_CACHE_TTL": "-1",
+                "IXP_LOG_LEVEL": "loud",
+                "IXP_DB_POOL_MIN": "50",
+            }
+        )
+    text = str(info.value)
+    assert "IXP_PORT: expected an integer from 0 to 65535, got 'eighty'" in text
+    assert "IXP_WORKERS: expected an integer from 1 to 1024, got 0" in text
+    assert "IXP_RELOAD: expected true/false" in text
+    assert "IXP_MATCH_CACHE_TTL: expected a positive number" in text
+    assert "IXP_LOG_LEVEL" in text
+    assert "IXP_DB_POOL_MIN: must not exceed IXP_DB_POOL_MAX" in text
+    assert len(info.value.problems) == 6

@@ -1,0 +1,83 @@
+"""CORS and the security header set (docs/protocol.md §11.1, §11.2)."""
+
+from __future__ import annotations
+
+import httpx
+
+from ixp.http.cors import SECURITY_HEADERS
+from tests._support import asgi_client
+
+
+async def test_security_headers_on_every_response_including_errors(client: httpx.AsyncClient) -> None:
+    for response in (
+        await client.get("/ixp/intents"),
+        await client.get("/nope"),
+        await client.get("/ixp/render"),
+    ):
+        for name, value in SECURITY_HEADERS:
+            assert response.headers[name] == value
+        assert "x-powered-by" not in response.headers
+
+
+async def test_security_headers_can_be_turned_off(make_app) -> None:  # type: ignore[no-untyped-def]
+    async with asgi_client(make_app(security_headers=False)) as client:
+        response = await client.get("/ixp/intents")
+        assert "content-security-policy" not in response.headers
+        assert "x-frame-options" not in response.headers
+
+
+async def test_allowed_origin_is_echoed_with_credentials(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ixp/intents", headers={"origin": "http://localhost:3000"})
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.headers["vary"] == "Origin, Accept-Encoding"
+
+
+async def test_other_origin_gets_no_allow_origin_but_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ixp/intents", headers={"origin": "https://other.example"})
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+    assert response.headers["vary"] == "Origin, Accept-Encoding"
+
+
+async def test_star_allows_every_origin(make_app) -> None:  # type: ignore[no-untyped-def]
+    async with asgi_client(make_app(cors_origins=("*",))) as client:
+        response = await client.get("/ixp/intents", headers={"origin": "https://any.example"})
+        assert response.headers["access-control-allow-origin"] == "https://any.example"
+    async with asgi_client(make_app(cors_origins=("*",), cors_credentials=False)) as client:
+        response = await client.get("/ixp/intents", headers={"origin": "https://any.example"})
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in response.headers
+
+
+async def test_preflight_is_204_with_methods_headers_and_max_age(client: httpx.AsyncClient) -> None:
+    response = await client.options(
+        "/ixp/render",
+        headers={"origin": "http://localhost:3000", "access-control-request-method": "POST"},
+    )
+    assert response.status_code == 204
+    assert response.content == b""
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert response.headers["access-control-allow-methods"] == "GET,POST,PUT,DELETE,OPTIONS"
+    assert response.headers["access-control-allow-headers"] == "Content-Type,Authorization"
+    assert response.headers["access-control-max-age"] == "600"
+
+
+async def test_plain_options_lists_allowed_methods(client: httpx.AsyncClient) -> None:
+    response = await client.options("/ixp/intents")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+async def test_cors_settings_are_applied(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(
+        cors_origins=("https://a.example",), cors_methods=("GET", "POST"), cors_headers=("X-Custom",)
+    )
+    async with asgi_client(app) as client:
+        response = await client.options(
+            "/ixp/render", headers={"origin": "https://a.example", "access-control-request-method": "POST"}
+        )
+        assert response.headers["access-control-allow-methods"] == "GET,POST"
+        assert response.headers["access-control-allow-headers"] == "X-Custom"
+        denied = await client.get("/ixp/intents", headers={"origin": "http://localhost:3000"})
+        assert "access-control-allow-origin" not in denied.headers
