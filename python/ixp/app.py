@@ -83,6 +83,8 @@ class IXPApp(ServerAdapters):
 
         self.router = Router()
         for feature in features:
+            for listener in feature.registry_listeners:
+                self.registry.subscribe(listener)
             for route in feature.routes:
                 try:
                     self.router.add(route)

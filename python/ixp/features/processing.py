@@ -279,7 +279,6 @@ class IntentProcessor:
 
 
 def processing(processor: IntentProcessor) -> Contribution:
-    processor.registry.subscribe(processor.on_registry_swap)
     return Contribution(
         "processing",
         routes=[
@@ -287,4 +286,5 @@ def processing(processor: IntentProcessor) -> Contribution:
             RouteSpec("POST", "/api/intents/process/batch", processor.process_batch),
         ],
         metrics_sections={"matchCache": processor.cache_stats},
+        registry_listeners=[processor.on_registry_swap],
     )

@@ -18,20 +18,8 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
 
-from ixp.storage import migrations
-from ixp.storage.base import (
-    DuplicateEmail,
-    IntentLog,
-    Session,
-    StorageUnavailable,
-    UnknownUser,
-    User,
-    append_context,
-    as_utc,
-    check_page,
-    normalize_email,
-    utc_now,
-)
+from ixp.storage import base, migrations
+from ixp.storage.base import DuplicateEmail, IntentLog, Session, StorageUnavailable, UnknownUser, User
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -213,8 +201,8 @@ class PostgresStore:
     # -- users ------------------------------------------------------------------------------------
 
     async def create_user(self, email: str, name: str) -> User:
-        email = normalize_email(email)
-        created = utc_now()
+        email = base.normalize_email(email)
+        created = base.utc_now()
         async with self._conn() as conn:
             try:
                 user_id = await conn.fetchval(_SQL_INSERT_USER, email, name, created)
@@ -241,7 +229,7 @@ class PostgresStore:
         return [by_id[i] for i in ids if i in by_id]
 
     async def list_users(self, page: int, limit: int) -> tuple[list[User], int]:
-        offset = check_page(page, limit)
+        offset = base.check_page(page, limit)
         async with self._conn() as conn:
             rows = await conn.fetch(_SQL_LIST_USERS, limit, offset)
             total = await conn.fetchval(_SQL_COUNT_USERS)
@@ -262,19 +250,19 @@ class PostgresStore:
     async def record_intent(
         self, user_id: int, intent: str, parameters: dict[str, Any], session_idle_seconds: int = 1800
     ) -> Session:
-        now = utc_now()
+        now = base.utc_now()
         idle = timedelta(seconds=session_idle_seconds)
         async with self._conn() as conn, conn.transaction():
             if await conn.fetchval(_SQL_LOCK_USER, user_id) is None:
                 raise UnknownUser(user_id)
             row = await conn.fetchrow(_SQL_CURRENT_SESSION, user_id)
             if row is not None and now - row[3] <= idle:
-                context = append_context(row[4], intent, parameters, now)
+                context = base.append_context(row[4], intent, parameters, now)
                 await conn.execute(_SQL_TOUCH_SESSION, row[0], context, now)
                 return Session(
                     id=row[0], user_id=user_id, created_at=row[2], last_seen_at=now, context=context
                 )
-            context = append_context([], intent, parameters, now)
+            context = base.append_context([], intent, parameters, now)
             session_id = await conn.fetchval(_SQL_INSERT_SESSION, user_id, now, context)
         return Session(id=int(session_id), user_id=user_id, created_at=now, last_seen_at=now, context=context)
 
@@ -284,7 +272,8 @@ class PostgresStore:
         if not rows:
             return
         records = [
-            (r.user_id, r.intent, r.message, r.parameters, r.latency_us, as_utc(r.created_at)) for r in rows
+            (r.user_id, r.intent, r.message, r.parameters, r.latency_us, base.as_utc(r.created_at))
+            for r in rows
         ]
         async with self._conn() as conn:
             await conn.copy_records_to_table("intent_logs", records=records, columns=_LOG_COLUMNS)

@@ -19,20 +19,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from ixp.storage import migrations
-from ixp.storage.base import (
-    DuplicateEmail,
-    IntentLog,
-    Session,
-    StorageUnavailable,
-    UnknownUser,
-    User,
-    append_context,
-    as_utc,
-    check_page,
-    normalize_email,
-    utc_now,
-)
+from ixp.storage import base, migrations
+from ixp.storage.base import DuplicateEmail, IntentLog, Session, StorageUnavailable, UnknownUser, User
 
 T = TypeVar("T")
 
@@ -73,7 +61,7 @@ _SQL_COUNT_LOGS = "SELECT count(*) FROM intent_logs"
 
 def _ts(moment: datetime) -> str:
     """Fixed-width ISO-8601 UTC text, so that text order is time order."""
-    return as_utc(moment).isoformat(timespec="microseconds")
+    return base.as_utc(moment).isoformat(timespec="microseconds")
 
 
 def _dt(text: str) -> datetime:
@@ -199,8 +187,8 @@ class SqliteStore:
     # -- users ------------------------------------------------------------------------------------
 
     async def create_user(self, email: str, name: str) -> User:
-        email = normalize_email(email)
-        created = utc_now()
+        email = base.normalize_email(email)
+        created = base.utc_now()
 
         def job(conn: sqlite3.Connection) -> int:
             return int(conn.execute(_SQL_INSERT_USER, (email, name, _ts(created))).lastrowid or 0)
@@ -229,7 +217,7 @@ class SqliteStore:
         return [by_id[i] for i in ids if i in by_id]
 
     async def list_users(self, page: int, limit: int) -> tuple[list[User], int]:
-        offset = check_page(page, limit)
+        offset = base.check_page(page, limit)
 
         def job(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], int]:
             conn.execute("BEGIN")  # one snapshot for the page and the count
@@ -256,7 +244,7 @@ class SqliteStore:
     async def record_intent(
         self, user_id: int, intent: str, parameters: dict[str, Any], session_idle_seconds: int = 1800
     ) -> Session:
-        now = utc_now()
+        now = base.utc_now()
         idle = timedelta(seconds=session_idle_seconds)
 
         def update(conn: sqlite3.Connection) -> Session:
@@ -264,10 +252,10 @@ class SqliteStore:
                 raise UnknownUser(user_id)
             row = conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone()
             if row is not None and now - _dt(row[3]) <= idle:
-                context = append_context(_decode_context(row[4]), intent, parameters, now)
+                context = base.append_context(_decode_context(row[4]), intent, parameters, now)
                 conn.execute(_SQL_TOUCH_SESSION, (_encode(context).decode(), _ts(now), row[0]))
                 return Session(row[0], user_id, _dt(row[2]), now, context)
-            context = append_context([], intent, parameters, now)
+            context = base.append_context([], intent, parameters, now)
             cursor = conn.execute(
                 _SQL_INSERT_SESSION, (user_id, _ts(now), _ts(now), _encode(context).decode())
             )
