@@ -43,6 +43,7 @@ class Config:
     warmup: int
     targets: tuple[str, ...]
     n_intents: int
+    plugins: str = ""
 
 
 @dataclass
@@ -166,7 +167,10 @@ def check(status: int, target: str, endpoint: Endpoint) -> None:
 
 def run(config: Config, work: Path) -> list[Count]:
     intents_path, components_path = write_registry(work / "registry", config.n_intents)
-    env = harness.server_env({"IXP_INTENTS": str(intents_path), "IXP_COMPONENTS": str(components_path)})
+    extra = {"IXP_INTENTS": str(intents_path), "IXP_COMPONENTS": str(components_path)}
+    if config.plugins:
+        extra["IXP_PLUGINS"] = config.plugins
+    env = harness.server_env(extra)
     rows = []
     for target in config.targets:
         for endpoint in ENDPOINTS:
@@ -205,6 +209,10 @@ def parse_args(argv: list[str] | None) -> Config:
         "--targets", default=",".join(GRANIAN_TARGETS), metavar="A,B",
         help=f"comma-separated subset of {', '.join(GRANIAN_TARGETS)} (the ceiling is always run)",
     )  # fmt: skip
+    parser.add_argument(
+        "--plugins", default="", metavar="MODULE:ATTR,...",
+        help="IXP_PLUGINS for every server, e.g. bench.plugins:OtherIntentData (another intent's provider)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.requests < 1 or args.warmup < 0 or args.intents < 1:
         parser.error("--requests and --intents must be >= 1, --warmup >= 0")
@@ -215,7 +223,7 @@ def parse_args(argv: list[str] | None) -> Config:
             f"--targets: unknown {', '.join(sorted(unknown))}; choose from {', '.join(GRANIAN_TARGETS)}"
         )
     targets = tuple(name for name in GRANIAN_TARGETS if name in wanted)
-    return Config(args.requests, args.warmup, targets, args.intents)
+    return Config(args.requests, args.warmup, targets, args.intents, args.plugins)
 
 
 def main(argv: list[str] | None = None) -> int:

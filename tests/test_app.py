@@ -63,9 +63,12 @@ def test_no_module_keeps_mutable_state() -> None:
 
 
 def _is_own_instance(value: Any) -> bool:
-    """An instance of one of ixp's classes that can change (frozen dataclasses and tuples cannot)."""
+    """An instance of one of ixp's classes that can change (frozen dataclasses and structs, tuples cannot)."""
     kind = type(value)
     if not kind.__module__.startswith("ixp.") or isinstance(value, (type, tuple)) or callable(value):
         return False
+    config = getattr(kind, "__struct_config__", None)  # msgspec
+    if config is not None:
+        return not config.frozen
     params = getattr(kind, "__dataclass_params__", None)
     return params is None or not params.frozen

@@ -30,10 +30,12 @@ from ixp.http.ratelimit import ClientAddress, RateLimit
 from ixp.http.routing import Router
 from ixp.observability.log import configure_logging
 from ixp.observability.metrics import Metrics, Section
+from ixp.plugins import adapt, load_plugin
 from ixp.registry.loader import load_registry
 from ixp.registry.reference import RegistryRef
 from ixp.registry.reload import RegistryWatcher
 from ixp.registry.version import Registry
+from ixp.render.providers import DataProviders
 from ixp.render.renderer import Renderer
 from ixp.storage.service import StorageService
 
@@ -45,13 +47,24 @@ class IXPApp(ServerAdapters):
         self,
         settings: Settings,
         registry: Registry | None = None,
+        plugins: Sequence[Any] = (),
         extra: Sequence[Contribution] = (),
     ) -> None:
         self.settings = settings
+        mount = settings.mount_path
+        # Plugins first: a plugin that cannot be loaded stops start-up before anything is built.
+        named = [(spec, load_plugin(spec)) for spec in settings.plugins]
+        named += [(p, load_plugin(p)) if isinstance(p, str) else (_default_name(p), p) for p in plugins]
+        extensions = adapt(named)
+        providers = (
+            DataProviders(extensions.providers, settings.provider_timeout, settings.provider_errors)
+            if extensions.providers
+            else None
+        )
         # Services, each built once and handed to the features that use it.
         self.registry = RegistryRef(registry if registry is not None else load_registry(settings))
         self.compressor = Compressor(settings)
-        self.renderer = Renderer(self.registry)
+        self.renderer = Renderer(self.registry, providers)
         self.storage = StorageService(settings)
         self.processor = IntentProcessor(settings, self.registry, self.renderer, self.storage)
         rate_limit = (
@@ -63,20 +76,25 @@ class IXPApp(ServerAdapters):
         features = [
             storage(self.storage),
             protocol(settings, self.registry, self.renderer, self.compressor),
-            crawler(self.registry),
+            crawler(self.registry, extensions.sources, settings.provider_timeout, mount),
             processing(self.processor),
             users(self.storage),
+            *extensions.contributions,
             *extra,
         ]
+        if providers is not None:
+            features.append(
+                Contribution("data providers", metrics_sections={"dataProviders": providers.stats})
+            )
         sections: dict[str, Section] = {}
         checks: dict[str, HealthCheck] = {}
         for feature in features:
             sections.update(feature.metrics_sections)
             checks.update(feature.health_checks)
         self.metrics = Metrics((), sections)
-        features.append(health(self.registry, checks))
+        features.append(health(self.registry, checks, mount))
         if settings.metrics_enabled:
-            features.append(metrics_endpoint(self.registry, self.metrics))
+            features.append(metrics_endpoint(self.registry, self.metrics, mount))
         if settings.reload:
             watcher = RegistryWatcher(settings, self.registry)
             features.append(Contribution("reload", on_startup=[watcher.start], on_shutdown=[watcher.stop]))
@@ -108,10 +126,22 @@ class IXPApp(ServerAdapters):
         await self.lifecycle.stop()
 
 
-def create_app(settings: Settings | None = None, extra: Sequence[Contribution] = ()) -> IXPApp:
-    """Build an app (raises `ConfigError` on invalid settings or registry files). `extra`
-    contributions are added after the built-in features."""
-    return IXPApp(settings if settings is not None else Settings.from_env(), extra=extra)
+def create_app(
+    settings: Settings | None = None, plugins: Sequence[Any] = (), extra: Sequence[Contribution] = ()
+) -> IXPApp:
+    """Build an app (raises `ConfigError` on invalid settings, registry files or plugins).
+
+    `plugins`: plugin objects or `module:attribute` strings, loaded after those of `IXP_PLUGINS`
+    (README, "Extending ixp"); `extra`: contributions added after the built-in features.
+    """
+    return IXPApp(settings if settings is not None else Settings.from_env(), plugins=plugins, extra=extra)
+
+
+def _default_name(plugin: Any) -> str:
+    kind = plugin if isinstance(plugin, type) else type(plugin)
+    if kind.__name__ == "module":
+        return str(getattr(plugin, "__name__", "plugin"))
+    return f"{kind.__module__}:{kind.__qualname__}"
 
 
 app: IXPApp  # built on first access by __getattr__ below

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from ixp.app import IXPApp
+from ixp.base.errors import ConfigError
 from ixp.base.settings import Settings
 from ixp.features.contribution import Contribution
 from tests._support import asgi_client, example_intents, render_body
@@ -283,3 +284,33 @@ async def test_metrics_are_disabled_by_setting() -> None:
     app = IXPApp(Settings(metrics_enabled=False))
     async with asgi_client(app) as client:
         assert (await client.get("/ixp/metrics")).status_code == 404
+
+
+async def test_the_mount_path_moves_every_protocol_route(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(mount_path="/v1/ixp")
+    async with asgi_client(app) as client:
+        for path in (
+            "intents",
+            "components",
+            "theme",
+            "menu",
+            "init",
+            "health",
+            "metrics",
+            "crawler_content",
+            "ixp/menu",
+        ):
+            assert (await client.get(f"/v1/ixp/{path}")).status_code == 200, path
+            assert (await client.get(f"/ixp/{path}")).status_code == 404, path
+        render = await client.post("/v1/ixp/render", json=render_body("show_products", {"category": "books"}))
+        assert render.status_code == 200
+        config = (await client.get("/v1/ixp/sdk/config")).json()
+        assert config["endpoints"]["render"] == "/v1/ixp/render"
+        assert (await client.get("/api/users")).status_code == 200  # /api stays where it is
+
+
+def test_a_mount_path_must_be_a_path_outside_api() -> None:
+    for bad in ("ixp", "/api/ixp", "/ixp/", "/i x p"):
+        with pytest.raises(ConfigError, match="IXP_MOUNT_PATH"):
+            Settings.from_env({"IXP_MOUNT_PATH": bad})
+    assert Settings.from_env({"IXP_MOUNT_PATH": "/v1/ixp"}).mount_path == "/v1/ixp"

@@ -81,3 +81,50 @@ async def test_cors_settings_are_applied(make_app) -> None:  # type: ignore[no-u
         assert response.headers["access-control-allow-headers"] == "X-Custom"
         denied = await client.get("/ixp/intents", headers={"origin": "http://localhost:3000"})
         assert "access-control-allow-origin" not in denied.headers
+
+
+async def test_allowed_origins_refuse_every_other_origin_on_every_path(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(allowed_origins=("https://shop.example",), cors_origins=("https://shop.example",))
+    body = {"intent": {"name": "show_products", "parameters": {"category": "books"}}}
+    async with asgi_client(app) as client:
+        for origin in ("https://evil.example", "null"):
+            headers = {"origin": origin}
+            for response in (
+                await client.get("/ixp/intents", headers=headers),  # the registry-body lane
+                await client.post("/ixp/render", json=body, headers=headers),  # the render lane
+                await client.get("/api/users", headers=headers),
+            ):
+                assert response.status_code == 403
+                assert response.json()["error"]["code"] == "ORIGIN_NOT_ALLOWED"
+                assert response.json()["error"]["details"] == {"origin": origin}
+        preflight = {"origin": "https://evil.example", "access-control-request-method": "POST"}
+        response = await client.options("/ixp/render", headers=preflight)
+        assert response.status_code == 204  # preflights pass, as in the SDK (no allow-origin for it)
+        assert "access-control-allow-origin" not in response.headers
+        allowed = {"origin": "https://shop.example"}
+        assert (await client.get("/ixp/intents", headers=allowed)).status_code == 200
+        assert (await client.post("/ixp/render", json=body, headers=allowed)).status_code == 200
+        assert (await client.get("/ixp/intents")).status_code == 200  # no Origin: not a browser request
+    async with asgi_client(make_app(allowed_origins=("*",))) as client:
+        assert (
+            await client.get("/ixp/intents", headers={"origin": "https://any.example"})
+        ).status_code == 200
+
+
+async def test_security_headers_are_configurable(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(
+        content_security_policy="default-src 'none'", strict_transport_security="", frame_options="DENY"
+    )
+    async with asgi_client(app) as client:
+        for response in (await client.get("/ixp/intents"), await client.get("/ixp/sdk/config")):
+            assert response.headers["content-security-policy"] == "default-src 'none'"
+            assert response.headers["x-frame-options"] == "DENY"
+            assert "strict-transport-security" not in response.headers
+            assert response.headers["x-content-type-options"] == "nosniff"  # the rest of the set stays
+
+
+async def test_security_headers_off(make_app) -> None:  # type: ignore[no-untyped-def]
+    async with asgi_client(make_app(security_headers=False)) as client:
+        response = await client.get("/ixp/intents")
+        assert "content-security-policy" not in response.headers
+        assert "x-content-type-options" not in response.headers

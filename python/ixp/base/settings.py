@@ -7,6 +7,7 @@ and what was expected.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ T = TypeVar("T")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
+_MOUNT = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,6 +38,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_methods: tuple[str, ...] = ("GET", "POST", "PUT", "DELETE", "OPTIONS")
     cors_headers: tuple[str, ...] = ("Content-Type", "Authorization")
     security_headers: bool = True
+    # Overrides of single security headers ("" leaves the header out); None keeps the default.
+    content_security_policy: str | None = None
+    strict_transport_security: str | None = None
+    frame_options: str | None = None
+    # Requests carrying an Origin outside this list are refused (403); empty = no such check.
+    allowed_origins: tuple[str, ...] = ()
+    mount_path: str = "/ixp"  # where the protocol routes are served
     max_body_bytes: int = 1_048_576
     metrics_enabled: bool = True
     log_level: str = "info"
@@ -60,6 +69,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_message_chars: int = 4096
     max_batch_messages: int = 1000
     fallback_intent: str | None = None
+    # Plugins (README, "Extending ixp").
+    plugins: tuple[str, ...] = ()  # module:attribute import paths
+    provider_timeout: float = 2.0  # seconds a data provider or crawler source may take
+    provider_errors: str = "omit"  # or "fail": 502 DATA_PROVIDER_ERROR
     # Storage and caches.
     sqlite_path: str = "./ixp.db"
     database_url: str | None = None
@@ -91,8 +104,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             except ValueError as exc:
                 problems.append(str(exc))
 
-        for field in ("host", "log_level", "log_format", "http"):
+        for field in ("host", "log_level", "log_format", "http", "provider_errors", "mount_path"):
             take(field, _string)
+        for field in ("content_security_policy", "strict_transport_security", "frame_options"):
+            take(field, _verbatim)
         for field in (
             "intents", "components", "theme", "fallback_intent", "database_url", "redis_url",
             "rate_limit", "tls_cert", "tls_key",
@@ -117,6 +132,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for field in (
             "reload_interval", "match_cache_ttl", "db_acquire_timeout", "db_idle_lifetime",
             "request_timeout", "slow_request_ms", "header_read_timeout", "cache_ttl", "log_flush_interval",
+            "provider_timeout",
         ):  # fmt: skip
             take(field, _positive_float)
         for field in (
@@ -128,8 +144,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "keep_alive",
         ):
             take(field, _bool)
-        for field in ("cors_origins", "cors_methods", "cors_headers", "trusted_proxies"):
+        for field in (
+            "cors_origins",
+            "cors_methods",
+            "cors_headers",
+            "trusted_proxies",
+            "plugins",
+            "allowed_origins",
+        ):
             take(field, _csv)
+        if values.get("provider_errors", "omit") not in ("omit", "fail"):
+            problems.append(f"IXP_PROVIDER_ERRORS: expected omit or fail, got '{values['provider_errors']}'")
+        mount = values.get("mount_path", "/ixp")
+        if not _MOUNT.fullmatch(mount) or mount == "/api" or mount.startswith("/api/"):
+            problems.append(
+                f"IXP_MOUNT_PATH: expected a path like /ixp or /v1/ixp (not under /api), got '{mount}'"
+            )
         if values.get("log_format", "json") not in ("json", "text"):
             problems.append(f"IXP_LOG_FORMAT: expected json or text, got '{values['log_format']}'")
         if values.get("http", "auto") not in ("auto", "1", "2"):
@@ -152,6 +182,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 def _string(name: str, raw: str) -> str:
     if not raw.strip():
         raise ValueError(f"{name}: expected a non-empty value")
+    return raw.strip()
+
+
+def _verbatim(name: str, raw: str) -> str:
     return raw.strip()
 
 

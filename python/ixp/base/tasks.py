@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -57,3 +59,14 @@ class Watchdog:
     async def stop(self) -> None:
         task, self._task = self._task, None
         await cancel_and_wait(task)
+
+
+async def call_with_timeout(function: Callable[..., Any], timeout: float, *args: Any) -> Any:
+    """`function(*args)`, awaited if it is async, within `timeout` seconds. A synchronous function
+    runs in a worker thread, so a slow one cannot stall the event loop past the timeout."""
+    if inspect.iscoroutinefunction(function):
+        return await asyncio.wait_for(function(*args), timeout)
+    result = await asyncio.wait_for(asyncio.to_thread(function, *args), timeout)
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
+        return await asyncio.wait_for(result, timeout)
+    return result

@@ -27,7 +27,7 @@ def overall_status(checks: Mapping[str, Mapping[str, Any]]) -> str:
     return "unhealthy" if "fail" in statuses else "degraded" if "warn" in statuses else "healthy"
 
 
-def health(registry: RegistryRef, checks: Mapping[str, HealthCheck]) -> Contribution:
+def health(registry: RegistryRef, checks: Mapping[str, HealthCheck], mount: str = "/ixp") -> Contribution:
     started = time.monotonic()
 
     async def report(request: Request) -> Response:
@@ -49,4 +49,4 @@ def health(registry: RegistryRef, checks: Mapping[str, HealthCheck]) -> Contribu
         return json_response(503 if status == "unhealthy" else 200, _encode(body))
 
     # Load balancers' health checks are never rate limited.
-    return Contribution("health", routes=[RouteSpec("GET", "/ixp/health", report, rate_limited=False)])
+    return Contribution("health", routes=[RouteSpec("GET", f"{mount}/health", report, rate_limited=False)])

@@ -13,7 +13,7 @@ from ixp.registry.reference import RegistryRef
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def metrics_endpoint(registry: RegistryRef, metrics: Metrics) -> Contribution:
+def metrics_endpoint(registry: RegistryRef, metrics: Metrics, mount: str = "/ixp") -> Contribution:
     def report(request: Request) -> Response:
         current = registry.current
         counts = (len(current.intents), len(current.components))
@@ -28,4 +28,4 @@ def metrics_endpoint(registry: RegistryRef, metrics: Metrics) -> Contribution:
             return Response(200, [("content-type", PROMETHEUS_CONTENT_TYPE)], metrics.to_prometheus(counts))
         return json_response(200, metrics.to_json(counts))
 
-    return Contribution("metrics", routes=[RouteSpec("GET", "/ixp/metrics", report)])
+    return Contribution("metrics", routes=[RouteSpec("GET", f"{mount}/metrics", report)])

@@ -172,14 +172,15 @@ class IntentProcessor:
         self.cache.set(key, result)
         return result, False
 
-    def respond(
+    async def respond(
         self,
         registry: Registry,
         message: str,
         found: tuple[str, dict[str, str]],
         cached: bool,
         options: dict[str, Any] | None,
-        origin: str | None,
+        request: Request,
+        user_id: int | None,
     ) -> tuple[bytes, str, dict[str, Any]]:
         """The encoded result for one matched message; raises the protocol error otherwise."""
         name, captures = found
@@ -189,7 +190,9 @@ class IntentProcessor:
             name, parameters = self.fallback, {"message": message}
         else:
             parameters = convert_captures(registry, name, captures)
-        validated, descriptor = self.renderer.resolve(name, parameters, options, origin)
+        validated, descriptor = await self.renderer.resolve_with_data(
+            name, parameters, options, request.headers.get("origin"), request.request_id, user_id
+        )
         body = (
             b'{"intent":'
             + _encode(name)
@@ -208,8 +211,8 @@ class IntentProcessor:
         key = self.check_message(body.message)
         registry = self.registry.current
         found, cached = self.match(key)
-        encoded, name, parameters = self.respond(
-            registry, body.message, found, cached, body.options, request.headers.get("origin")
+        encoded, name, parameters = await self.respond(
+            registry, body.message, found, cached, body.options, request, user_id
         )
         if user_id is not None:
             await self.record(user_id, [(name, body.message, parameters)], started)
@@ -232,7 +235,6 @@ class IntentProcessor:
                 f"Batch has {len(body.messages)} messages; the limit is {self.max_batch}",
             )
         registry = self.registry.current
-        origin = request.headers.get("origin")
         keys: list[str | IXPError] = []
         for message in body.messages:
             try:
@@ -261,8 +263,8 @@ class IntentProcessor:
                 if isinstance(key, IXPError):
                     raise key
                 found, cached = results[key]
-                encoded, name, parameters = self.respond(
-                    registry, message, found, cached, body.options, origin
+                encoded, name, parameters = await self.respond(
+                    registry, message, found, cached, body.options, request, user_id
                 )
                 parts.append(encoded)
                 processed.append((name, message, parameters))

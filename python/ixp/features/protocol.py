@@ -70,6 +70,8 @@ def _init_entry(definition: dict[str, Any]) -> dict[str, Any]:
 def protocol(
     settings: Settings, registry: RegistryRef, renderer: Renderer, compressor: Compressor
 ) -> Contribution:
+    mount = settings.mount_path
+
     def registry_body(path: str, body_of: BodyOf, name: str = "") -> RouteSpec:
         """A GET route whose body is encoded once per registry version. The pipeline answers GET
         itself (`answer_body`); this handler serves HEAD and rate-limited apps."""
@@ -87,17 +89,38 @@ def protocol(
         fast = renderer.plan.table.render(body, origin)
         return None if fast is None else Response(200, [("content-type", JSON_CONTENT_TYPE)], fast)
 
-    def render(request: Request) -> Response:
+    def decode_render(request: Request) -> tuple[Response | None, Any]:
+        """The Rust answer to a render (valid, no provider data), or its decoded body."""
         headers = request.headers
         check_json_content_type(headers.get("content-type"))
         fast = renderer.plan.table.render(request.body, headers.get("origin"))
         if fast is not None:
-            return Response(200, [("content-type", JSON_CONTENT_TYPE)], fast)
+            return Response(200, [("content-type", JSON_CONTENT_TYPE)], fast), None
         body = decode_json_body(request, render_request_decoder)
-        intent = body.intent
-        if intent is None:
+        if body.intent is None:
             raise IXPError(ErrorCode.INVALID_REQUEST, "Missing required parameter 'intent.name'")
-        descriptor = renderer.render(intent.name, intent.parameters, body.options, headers.get("origin"))
+        return None, body
+
+    def render(request: Request) -> Response:
+        fast, body = decode_render(request)
+        if fast is not None:
+            return fast
+        intent = body.intent
+        descriptor = renderer.render(
+            intent.name, intent.parameters, body.options, request.headers.get("origin")
+        )
+        return json_response(200, descriptor)
+
+    async def render_with_data(request: Request) -> Response:
+        """`render` when plugins provide data: their intents are fetched here, under the timeout."""
+        fast, body = decode_render(request)
+        if fast is not None:
+            return fast
+        intent = body.intent
+        origin = request.headers.get("origin")
+        _, descriptor = await renderer.resolve_with_data(
+            intent.name, intent.parameters, body.options, origin, request.request_id
+        )
         return json_response(200, descriptor)
 
     def sdk_config(request: Request) -> Response:
@@ -106,14 +129,14 @@ def protocol(
             "version": SDK_CONFIG_VERSION,
             # The paths really served (the SDK advertised some it did not serve).
             "endpoints": {
-                "intents": "/ixp/intents",
-                "components": "/ixp/components",
-                "render": "/ixp/render",
-                "menu": "/ixp/menu",
-                "init": "/ixp/init",
-                "health": "/ixp/health",
-                "metrics": "/ixp/metrics",
-                "crawlerContent": "/ixp/crawler_content",
+                "intents": f"{mount}/intents",
+                "components": f"{mount}/components",
+                "render": f"{mount}/render",
+                "menu": f"{mount}/menu",
+                "init": f"{mount}/init",
+                "health": f"{mount}/health",
+                "metrics": f"{mount}/metrics",
+                "crawlerContent": f"{mount}/crawler_content",
             },
             "cors": {"origins": list(settings.cors_origins)},
         }
@@ -152,13 +175,15 @@ def protocol(
         log.info("registry bodies compressed ahead of traffic: %d", warmed, extra={"warmedBodies": warmed})
 
     routes = [
-        registry_body("/ixp/intents", attrgetter("intents_body")),
-        registry_body("/ixp/components", attrgetter("components_body")),
-        registry_body("/ixp/theme", attrgetter("theme_body")),
-        RouteSpec("POST", "/ixp/render", render, lane=render_lane),
-        RouteSpec("GET", "/ixp/sdk/config", sdk_config),
+        registry_body(f"{mount}/intents", attrgetter("intents_body")),
+        registry_body(f"{mount}/components", attrgetter("components_body")),
+        registry_body(f"{mount}/theme", attrgetter("theme_body")),
+        RouteSpec(
+            "POST", f"{mount}/render", render_with_data if renderer.providers else render, lane=render_lane
+        ),
+        RouteSpec("GET", f"{mount}/sdk/config", sdk_config),
     ]
-    for prefix in ("/ixp", "/ixp/ixp"):  # the SDK served these at /ixp/ixp/... (docs/protocol.md §7.2)
-        routes.append(registry_body(f"{prefix}/menu", menu_body, name="/ixp/menu"))
-        routes.append(RouteSpec("GET", f"{prefix}/init", init, name="/ixp/init"))
+    for prefix in (mount, f"{mount}/ixp"):  # the SDK served these at /ixp/ixp/... (docs/protocol.md §7.2)
+        routes.append(registry_body(f"{prefix}/menu", menu_body, name=f"{mount}/menu"))
+        routes.append(RouteSpec("GET", f"{prefix}/init", init, name=f"{mount}/init"))
     return Contribution("protocol", routes=routes, on_startup=[warm_bodies])

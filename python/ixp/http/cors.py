@@ -6,6 +6,8 @@ Both are computed once from the settings; per request only the echoed origin is 
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from ixp.base.settings import Settings
 
 # helmet 7.2.0's default set, which the SDK's clients see today.
@@ -30,6 +32,29 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 )
 
 PREFLIGHT_MAX_AGE = "600"
+_OVERRIDABLE = MappingProxyType(
+    {
+        "content-security-policy": "content_security_policy",
+        "strict-transport-security": "strict_transport_security",
+        "x-frame-options": "frame_options",
+    }
+)
+
+
+def security_headers(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """The security header set: none with `IXP_SECURITY_HEADERS=off`; else the default set with
+    `IXP_CONTENT_SECURITY_POLICY`, `IXP_STRICT_TRANSPORT_SECURITY` and `IXP_FRAME_OPTIONS` applied
+    (an empty value leaves that header out)."""
+    if not settings.security_headers:
+        return ()
+    headers = []
+    for name, value in SECURITY_HEADERS:
+        override = getattr(settings, _OVERRIDABLE[name]) if name in _OVERRIDABLE else None
+        if override is None:
+            headers.append((name, value))
+        elif override:
+            headers.append((name, override))
+    return tuple(headers)
 
 
 class CorsPolicy:
@@ -47,8 +72,7 @@ class CorsPolicy:
         base = [("vary", "Origin, Accept-Encoding" if settings.compression else "Origin")]
         if self.credentials:
             base.append(("access-control-allow-credentials", "true"))
-        if settings.security_headers:
-            base.extend(SECURITY_HEADERS)
+        base.extend(security_headers(settings))
         self.base: tuple[tuple[str, str], ...] = tuple(base)
 
     def allow_origin(self, origin: str | None) -> str | None:

@@ -23,12 +23,12 @@ from ixp.base.settings import Settings
 from ixp.base.tasks import Watchdog
 from ixp.http.body import declared_length
 from ixp.http.compression import Compressor
-from ixp.http.cors import SECURITY_HEADERS, CorsPolicy
+from ixp.http.cors import CorsPolicy, security_headers
 from ixp.http.errors import error_response
 from ixp.http.interfaces import Interface
 from ixp.http.ratelimit import RateLimit
 from ixp.http.request_id import RequestIds
-from ixp.http.routing import Found, MethodNotAllowed, NotFound, Route, Router
+from ixp.http.routing import Found, MethodNotAllowed, NotFound, Options, Route, Router
 from ixp.http.types import BODY_METHODS, HeaderMap, Request, Response
 from ixp.observability.log import request_id
 from ixp.observability.metrics import Metrics
@@ -65,12 +65,16 @@ class Pipeline:
         self.timeout = settings.request_timeout
         self._public_headers = (
             ("access-control-allow-origin", "*"),
-            *(SECURITY_HEADERS if settings.security_headers else ()),
+            *security_headers(settings),
         )
         self._max_body = settings.max_body_bytes
         self._lane_body_max = min(self._max_body, _SMALL_BODY)
         self._compress_min = compressor.threshold
         self._slow_ns = int(settings.slow_request_ms * 1_000_000)
+        # IXP_ALLOWED_ORIGINS: a request carrying any other Origin is refused (None: no check; `*`
+        # in the list allows every origin, as the SDK's origin validation did).
+        allowed = frozenset(settings.allowed_origins)
+        self._allowed_origins = allowed if allowed and "*" not in allowed else None
         # Rate limiting counts every request, so it turns the fast lanes off.
         lanes_on = rate_limit is None
         self._lanes = router.lanes() if lanes_on else {}
@@ -87,17 +91,11 @@ class Pipeline:
         if found is None:
             return None
         start = monotonic_ns()
+        origin = headers.get("origin")
+        if origin is not None and self._allowed_origins is not None and origin not in self._allowed_origins:
+            return None  # `handle` refuses it
         response = self.compressor.cached_response(headers, found[1])
-        return self.finish(
-            response,
-            "GET",
-            path,
-            headers,
-            headers.get("origin"),
-            self._request_id(headers),
-            found[0],
-            start,
-        )
+        return self.finish(response, "GET", path, headers, origin, self._request_id(headers), found[0], start)
 
     async def handle(
         self, method: str, path: str, headers: HeaderMap, scope: Any, source: Any, interface: Interface
@@ -111,7 +109,9 @@ class Pipeline:
         rid = self._request_id(headers)
         origin = headers.get("origin")
         route = response = body = None
-        if method != "GET":
+        if method != "GET" and (
+            origin is None or self._allowed_origins is None or origin in self._allowed_origins
+        ):
             route = self._lanes.get(path)
             if route is not None and method == route.lane_method:
                 raw = headers.get("content-length")
@@ -198,6 +198,16 @@ class Pipeline:
         try:
             if self.rate_limit is not None and (route is None or route.rate_limited):
                 limit_headers = await self.rate_limit.check(client, headers)
+            origin = headers.get("origin")
+            if (
+                origin is not None
+                and self._allowed_origins is not None
+                and origin not in self._allowed_origins
+                and not isinstance(resolution, Options)  # a preflight passes, as in the SDK
+            ):
+                raise IXPError(
+                    ErrorCode.ORIGIN_NOT_ALLOWED, f"Origin '{origin}' not allowed", {"origin": origin}
+                )
             if isinstance(resolution, Found):
                 token = request_id.set(rid)  # every log line of the handler carries the id
                 request = Request(method, path, query_string, headers, b"", client)

@@ -15,9 +15,11 @@ import msgspec
 
 from ixp._core import RenderTable
 from ixp.base.errors import ConfigError, ErrorCode, IXPError
+from ixp.registry.definitions import Component, Intent
 from ixp.registry.reference import Commit, RegistryRef
 from ixp.registry.version import Registry
 from ixp.render.descriptor import render_envelope
+from ixp.render.providers import DataProviders, ProviderContext
 
 log = logging.getLogger("ixp.render")
 _encode = msgspec.json.Encoder().encode
@@ -45,25 +47,30 @@ class RenderPlan:
 
     __slots__ = ("deprecation_warned", "envelopes", "registry", "table")
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, with_data: frozenset[str] = frozenset()) -> None:
         self.registry = registry
         self.envelopes: dict[str, tuple[bytes, bytes]] = {}
         for intent in registry.intents.values():
             component = registry.components.get(intent.component)
             if component is not None:
                 self.envelopes[intent.name] = render_envelope(intent, component)
-        self.table = _build_render_table(registry, self.envelopes)
+        self.table = _build_render_table(registry, self.envelopes, with_data)
         self.deprecation_warned: set[str] = set()
 
 
-def _build_render_table(registry: Registry, envelopes: dict[str, tuple[bytes, bytes]]) -> RenderTable:
+def _build_render_table(
+    registry: Registry, envelopes: dict[str, tuple[bytes, bytes]], with_data: frozenset[str]
+) -> RenderTable:
     """The Rust success path. Intents it must not answer are left out, so the Python path serves
-    them: no component (404), deprecated (the warning is logged in Python)."""
+    them: no component (404), deprecated (the warning is logged in Python), and intents a data
+    provider serves (its data is fetched in Python)."""
     rows = []
     for intent in registry.intents.values():
         envelope = envelopes.get(intent.name)
         component = registry.components.get(intent.component)
         if envelope is None or component is None or intent.deprecated or component.deprecated:
+            continue
+        if intent.name in with_data:
             continue
         origins = None if component.any_origin else sorted(component.allowed_origins)
         schema = _encode(intent.definition["parameters"]).decode()
@@ -74,38 +81,77 @@ def _build_render_table(registry: Registry, envelopes: dict[str, tuple[bytes, by
         raise ConfigError(f"render table: {exc}") from None
 
 
+class Prepared(msgspec.Struct, gc=False):
+    """A validated render, before its props are encoded: the validated parameters and what
+    encoding and data providers need."""
+
+    props: dict[str, Any]
+    envelope: tuple[bytes, bytes]
+    intent: Intent
+    component: Component
+
+
 class Renderer:
-    """Renders intents of the registry being served."""
+    """Renders intents of the registry being served, with the plugins' data where they provide it."""
 
-    __slots__ = ("plan",)
+    __slots__ = ("plan", "providers")
 
-    def __init__(self, registry: RegistryRef) -> None:
-        self.plan = RenderPlan(registry.current)
+    def __init__(self, registry: RegistryRef, providers: DataProviders | None = None) -> None:
+        self.providers = providers
+        self.plan = self._plan(registry.current)
         registry.subscribe(self._prepare)
 
+    def _plan(self, registry: Registry) -> RenderPlan:
+        with_data = self.providers.served_intents(registry.intents) if self.providers else frozenset()
+        return RenderPlan(registry, with_data)
+
     def _prepare(self, registry: Registry) -> Commit:
-        plan = RenderPlan(registry)
+        plan = self._plan(registry)
 
         def commit() -> None:
             self.plan = plan
 
         return commit
 
-    def render_fast(self, body: bytes, origin: str | None) -> bytes | None:
-        """The whole response body of a valid render request, in one Rust call; None for anything
-        else (every error, intents the table leaves out), which `render` then answers exactly."""
-        return self.plan.table.render(body, origin)
-
     def render(self, name: str, parameters: Any, options: dict[str, Any] | None, origin: str | None) -> bytes:
-        """The encoded descriptor `{record, component, ttl}`, or the protocol's error."""
-        return self.resolve(name, parameters, options, origin)[1]
+        """The encoded descriptor `{record, component, ttl}` (without provider data), or the
+        protocol's error."""
+        return self.encode(self.prepare(name, parameters, origin), options)
 
     def resolve(
         self, name: str, parameters: Any, options: dict[str, Any] | None, origin: str | None
     ) -> tuple[dict[str, Any], bytes]:
-        """`render`, also returning the validated parameters (before `options` are merged). Errors in
-        the SDK's order: missing name 400, origin 403, unknown intent 404, parameters 400, missing
-        component 404 (docs/protocol.md §4.2)."""
+        """`render`, also returning the validated parameters (before `options` are merged)."""
+        prepared = self.prepare(name, parameters, origin)
+        return prepared.props, self.encode(prepared, options)
+
+    async def resolve_with_data(
+        self,
+        name: str,
+        parameters: Any,
+        options: dict[str, Any] | None,
+        origin: str | None,
+        request_id: str,
+        user_id: int | None = None,
+    ) -> tuple[dict[str, Any], bytes]:
+        """`resolve`, with the data of the providers that serve the intent merged into the props
+        after validation and before `options`."""
+        prepared = self.prepare(name, parameters, origin)
+        data = None
+        if self.providers is not None and self.providers.serving(prepared.intent.name):
+            context = ProviderContext(
+                request_id=request_id,
+                origin=origin,
+                user_id=user_id,
+                intent=prepared.intent.definition,
+                component=prepared.component.definition,
+            )
+            data = await self.providers.data(prepared.intent.name, prepared.props, context)
+        return prepared.props, self.encode(prepared, options, data)
+
+    def prepare(self, name: str, parameters: Any, origin: str | None) -> Prepared:
+        """Validate a render. Errors in the SDK's order: missing name 400, origin 403, unknown
+        intent 404, parameters 400, missing component 404 (docs/protocol.md §4.2)."""
         plan = self.plan
         registry = plan.registry
         if not name:
@@ -123,12 +169,23 @@ class Renderer:
         # Absent parameters mean "none given": intents without required fields render.
         props = intent.validator.validate({} if parameters is msgspec.UNSET else parameters)
         envelope = plan.envelopes.get(name)
-        if envelope is None:
+        if envelope is None or component is None:
             raise IXPError(ErrorCode.COMPONENT_NOT_FOUND, f"Component '{intent.component}' not found")
-        if (intent.deprecated or (component is not None and component.deprecated)) and (
-            name not in plan.deprecation_warned
-        ):
+        if (intent.deprecated or component.deprecated) and name not in plan.deprecation_warned:
             plan.deprecation_warned.add(name)
             log.warning("intent %r (or its component) is deprecated; rendered with ttl capped at 60", name)
-        prefix, suffix = envelope
-        return props, prefix + _encode({**props, **options} if options else props) + suffix
+        return Prepared(props, envelope, intent, component)
+
+    @staticmethod
+    def encode(
+        prepared: Prepared, options: dict[str, Any] | None, data: dict[str, Any] | None = None
+    ) -> bytes:
+        """The response body: validated props, then provider data, then `options` (each wins over
+        the one before)."""
+        props = prepared.props
+        if data:
+            props = {**props, **data}
+        if options:
+            props = {**props, **options}
+        prefix, suffix = prepared.envelope
+        return prefix + _encode(props) + suffix
