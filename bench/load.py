@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import hashlib
 import importlib.util
 import json
 import math
 import os
 import random
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -412,12 +414,13 @@ function init(args)
   run_end = run_start + tonumber(os.getenv("IXP_WRK_DURATION")) * 1e6
   first_slot = run_start + interval * thread_index / count
   local headers = { ["Content-Type"] = "application/json" }
+  headers["Authorization"] = "Bearer " .. (os.getenv("IXP_LOAD_API_KEY") or "")
   for line in io.lines(os.getenv("IXP_WRK_REQUESTS")) do
     local kind, rest = line:match("^(%a)\t(.*)$")
     if kind == "P" then
       requests[#requests + 1] = wrk.format("POST", "/api/intents/process", headers, rest)
     else
-      requests[#requests + 1] = wrk.format("GET", rest)
+      requests[#requests + 1] = wrk.format("GET", rest, { ["Authorization"] = headers["Authorization"] })
     end
     kinds[#kinds + 1] = (kind == "P") and 1 or 2
   end
@@ -523,6 +526,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
+def ensure_api_key() -> str:
+    """The API key the load's clients send (`IXP_LOAD_API_KEY`, made here when unset, and passed on
+    to locust, wrk and the payload builder through the environment) and its `IXP_API_KEYS` line."""
+    key = os.environ.get("IXP_LOAD_API_KEY")
+    if not key:
+        key = os.environ["IXP_LOAD_API_KEY"] = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"load {digest} users:read,users:write,sessions:write,metrics:read"
+
+
 @contextlib.contextmanager
 def ixp_server(workdir: Path) -> Iterator[str]:
     """ixp on Granian (RSGI, 1 worker) on a free loopback port; yields its base URL, stops it after."""
@@ -531,7 +544,12 @@ def ixp_server(workdir: Path) -> Iterator[str]:
         sys.executable, "-m", "granian", "--interface", "rsgi", "--workers", "1", "--host", "127.0.0.1",
         "--port", str(port), "--no-ws", "ixp.app",
     ]  # fmt: skip
-    env = {**os.environ, "IXP_SQLITE_PATH": str(workdir / "ixp.db"), "IXP_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "IXP_SQLITE_PATH": str(workdir / "ixp.db"),
+        "IXP_LOG_LEVEL": "warning",
+        "IXP_API_KEYS": ensure_api_key(),
+    }
     url = f"http://127.0.0.1:{port}"
     with (workdir / "server.log").open("ab") as log:
         process = subprocess.Popen(

@@ -81,3 +81,13 @@ class Services:
 
     def start(self, service: str) -> None:
         self.run(f"IXP_TEST_{service}_START")
+
+
+def api_key(
+    name: str = "tests", scopes: str = "users:read,users:write,sessions:write,metrics:read"
+) -> tuple[str, str]:
+    """A fresh API key and its `IXP_API_KEYS` line."""
+    from ixp.http.access import digest_of, new_key
+
+    key = new_key()
+    return key, f"{name} {digest_of(key)} {scopes}"

@@ -15,6 +15,7 @@ from typing import Any
 from ixp.base.errors import ConfigError
 from ixp.base.lifecycle import Lifecycle
 from ixp.base.settings import Settings
+from ixp.features.access import access_control, keys_reloader
 from ixp.features.contribution import Contribution, HealthCheck
 from ixp.features.crawler import crawler
 from ixp.features.health import health
@@ -23,6 +24,7 @@ from ixp.features.processing import IntentProcessor, processing
 from ixp.features.protocol import protocol
 from ixp.features.storage import storage
 from ixp.features.users import users
+from ixp.http.access import AccessControl
 from ixp.http.adapters import ServerAdapters
 from ixp.http.compression import Compressor
 from ixp.http.pipeline import Pipeline
@@ -66,10 +68,10 @@ class IXPApp(ServerAdapters):
         self.compressor = Compressor(settings)
         self.renderer = Renderer(self.registry, providers)
         self.storage = StorageService(settings)
-        self.processor = IntentProcessor(settings, self.registry, self.renderer, self.storage)
-        rate_limit = (
-            RateLimit(settings, ClientAddress(settings.trusted_proxies)) if settings.rate_limit else None
-        )
+        client_address = ClientAddress(settings.trusted_proxies)
+        self.access = AccessControl(settings, client_address)
+        self.processor = IntentProcessor(settings, self.registry, self.renderer, self.storage, self.access)
+        rate_limit = RateLimit(settings, client_address) if settings.rate_limit else None
 
         # Features and what they contribute. Order only decides the order of start-up hooks (and
         # reverse shutdown): storage opens before anything that could use it.
@@ -78,7 +80,8 @@ class IXPApp(ServerAdapters):
             protocol(settings, self.registry, self.renderer, self.compressor),
             crawler(self.registry, extensions.sources, settings.provider_timeout, mount),
             processing(self.processor),
-            users(self.storage),
+            users(self.storage, self.access),
+            access_control(settings, self.access),
             *extensions.contributions,
             *extra,
         ]
@@ -94,9 +97,9 @@ class IXPApp(ServerAdapters):
         self.metrics = Metrics((), sections)
         features.append(health(self.registry, checks, mount))
         if settings.metrics_enabled:
-            features.append(metrics_endpoint(self.registry, self.metrics, mount))
+            features.append(metrics_endpoint(self.registry, self.metrics, self.access, mount))
         if settings.reload:
-            watcher = RegistryWatcher(settings, self.registry)
+            watcher = RegistryWatcher(settings, self.registry, also=keys_reloader(settings, self.access))
             features.append(Contribution("reload", on_startup=[watcher.start], on_shutdown=[watcher.stop]))
 
         self.router = Router()

@@ -11,6 +11,7 @@ import msgspec
 
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.features.contribution import Contribution
+from ixp.http.access import AccessControl, Scope
 from ixp.http.body import decode_json_body
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
@@ -77,9 +78,10 @@ def _positive(request: Request, name: str, default: int, maximum: int) -> int:
     return int(raw)
 
 
-def users(storage: StorageService) -> Contribution:
+def users(storage: StorageService, access: AccessControl) -> Contribution:
 
     async def create(request: Request) -> Response:
+        await access.require(request, Scope.USERS_WRITE)
         body = decode_json_body(request, new_user_decoder)
         email = body.email.strip().lower()
         name = body.name.strip()
@@ -103,9 +105,11 @@ def users(storage: StorageService) -> Contribution:
         return user
 
     async def get_one(request: Request) -> Response:
+        await access.require(request, Scope.USERS_READ)
         return json_response(200, _encode(user_json(await known_user(request))))
 
     async def listing(request: Request) -> Response:
+        await access.require(request, Scope.USERS_READ)
         raw_ids = request.query_param("ids")
         await storage.ready()
         if raw_ids is not None:
@@ -124,10 +128,19 @@ def users(storage: StorageService) -> Contribution:
         return json_response(200, _encode(body))
 
     async def session(request: Request) -> Response:
+        await access.require(request, Scope.USERS_READ)
         user = await known_user(request)
         current = await storage.session(user.id)
         body = {"user": user_json(user), "session": session_json(current) if current is not None else None}
         return json_response(200, _encode(body))
+
+    async def erase(request: Request) -> Response:
+        """`DELETE /api/users/{id}`: the user, their sessions and intent logs, gone; 204, then 404."""
+        await access.require(request, Scope.USERS_WRITE)
+        user_id = parse_user_id(request.path_params["id"])
+        if not await storage.erase_user(user_id):
+            raise UnknownUser(user_id)
+        return Response(204, [])
 
     return Contribution(
         "users",
@@ -135,6 +148,7 @@ def users(storage: StorageService) -> Contribution:
             RouteSpec("POST", "/api/users", create),
             RouteSpec("GET", "/api/users", listing),
             RouteSpec("GET", "/api/users/{id}", get_one),
+            RouteSpec("DELETE", "/api/users/{id}", erase),
             RouteSpec("GET", "/api/users/{id}/session", session),
         ],
     )
