@@ -29,8 +29,9 @@
 //! document order, nesting limited to 128 levels (no input can exhaust the stack), containers in
 //! a per-thread arena reused from one request to the next (no heap allocation). serde_json is
 //! not used because with `arbitrary_precision` it reads the object
-//! `{"$serde_json::private::Number": "5"}` as the number 5, and jiter ≥ 0.9 cannot join this
-//! workspace (its optional pyo3 dependency conflicts with ours on `links = "python"`).
+//! `{"$serde_json::private::Number": "5"}` as the number 5; and both crates cost more than the
+//! 10 % of the render path the project allows for a dependency: jiter 0.12 (`JsonValue`) parses
+//! the benchmark body in ~2.9× our time, serde_json in ~4.6× (`benches/json.rs`, docs/core.md).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -41,7 +42,9 @@ use hashbrown::{HashMap, HashSet};
 use self::json::{Members, Value};
 use self::schema::{compile_parameters, Object, ObjectSchema};
 
-mod json;
+// Public for the parser benchmark and the differential tests (tests/json_differential.rs).
+#[doc(hidden)]
+pub mod json;
 mod pattern;
 mod schema;
 #[cfg(test)]
