@@ -43,6 +43,7 @@ fn table() -> RenderTable {
         prefix,
         suffix,
         origins: None,
+        ..IntentSpec::default()
     }])
     .unwrap()
 }

@@ -21,6 +21,7 @@ fn spec(name: &str, schema: impl fmt::Display, origins: Option<&[&str]>) -> Inte
         prefix: PREFIX.to_vec(),
         suffix: SUFFIX.to_vec(),
         origins: origins.map(|o| o.iter().map(|s| s.to_string()).collect()),
+        ..IntentSpec::default()
     }
 }
 
@@ -314,6 +315,7 @@ fn fallback_and_errors() {
     assert!(t
         .fallback_reason("lookahead")
         .unwrap()
+        .to_string()
         .contains("look-around"));
     assert!(t
         .render(br#"{"intent":{"name":"lookahead"}}"#, None)
@@ -321,7 +323,7 @@ fn fallback_and_errors() {
 
     let fallback = |schema: serde_json::Value| {
         let t = RenderTable::new([spec("x", &schema, None)]).unwrap();
-        t.fallback_reason("x").map(str::to_owned)
+        t.fallback_reason("x").map(SchemaError::to_string)
     };
     let prop = |p: serde_json::Value| json!({"type": "object", "properties": {"p": p}});
     assert!(fallback(json!(null)).is_some());
@@ -361,14 +363,12 @@ fn fallback_and_errors() {
         schema: "{".into(),
         ..spec("broken", json!(null), None)
     }]);
-    assert!(
-        matches!(bad, Err(RenderError::BadSchemaJson { ref intent, .. }) if intent == "broken")
-    );
+    assert!(matches!(bad, Err(TableError::BadSchemaJson { ref intent, .. }) if intent == "broken"));
     assert!(bad.unwrap_err().to_string().contains("\"broken\""));
     let dup = RenderTable::new([spec("d", json!(null), None), spec("d", json!(null), None)]);
     assert_eq!(
         dup.unwrap_err(),
-        RenderError::DuplicateIntent { intent: "d".into() }
+        TableError::DuplicateIntent { intent: "d".into() }
     );
     // Nested deeper than the parser goes: valid JSON, so a fallback.
     let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
