@@ -59,6 +59,8 @@ mod issues;
 pub mod json;
 mod object;
 mod outcome;
+#[cfg(test)]
+mod outcome_tests;
 mod pattern;
 mod schema;
 #[cfg(test)]
@@ -425,7 +427,7 @@ fn validate_into(
     hook: Option<&mut PatternHook<'_>>,
     mode: Mode,
 ) -> Checked {
-    let mut externals = Externals::new(hook);
+    let mut externals = Externals::new(hook, mode == Mode::Full);
     let members = match parameters {
         None => Some(&[][..]),
         Some(Value::Object(members)) => Some(&members[..]),

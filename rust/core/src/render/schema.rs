@@ -490,14 +490,19 @@ pub type PatternHook<'h> = dyn FnMut(&str, &str) -> Option<bool> + 'h;
 /// What validation needs besides the value: the hook, and whether it failed to answer.
 pub(super) struct Externals<'a, 'h> {
     hook: Option<&'a mut PatternHook<'h>>,
+    /// Patterns of the subset are matched by `regex` for every string, as Python's validator
+    /// does (`Pattern.is_match`); when false, only where `re` provably agrees
+    /// (`Pattern.search`): the success-only `render` keeps declining the rest, as it always has.
+    regex_everywhere: bool,
     /// A pattern could not be checked: the outcome is not Python's, decline it.
     pub(super) undecided: bool,
 }
 
 impl<'a, 'h> Externals<'a, 'h> {
-    pub(super) fn new(hook: Option<&'a mut PatternHook<'h>>) -> Self {
+    pub(super) fn new(hook: Option<&'a mut PatternHook<'h>>, regex_everywhere: bool) -> Self {
         Externals {
             hook,
+            regex_everywhere,
             undecided: false,
         }
     }
@@ -519,7 +524,11 @@ impl PatternCheck {
     pub(super) fn matches(&self, text: &str, externals: &mut Externals<'_, '_>) -> bool {
         match self {
             // Python matches these patterns with the same `regex` (`ixp._core.Pattern.is_match`).
-            PatternCheck::Regex(pattern) => pattern.is_match(text),
+            PatternCheck::Regex(pattern) if externals.regex_everywhere => pattern.is_match(text),
+            PatternCheck::Regex(pattern) => pattern.search(text).unwrap_or_else(|| {
+                externals.undecided = true;
+                false
+            }),
             PatternCheck::External(pattern) => externals.matches(pattern, text),
         }
     }
