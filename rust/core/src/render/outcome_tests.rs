@@ -314,3 +314,30 @@ fn subset_patterns_decided_by_regex_like_python() {
     // The success-only path keeps leaving strings where `re` could differ to Python.
     assert!(t.render(body, None).is_none());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Where the success-only path renders, the full one renders the same bytes; every error
+    /// has a message, and details that are valid JSON.
+    #[test]
+    fn outcome_agrees_with_render(
+        parameters in super::tests::json_text(),
+        options in super::tests::json_text(),
+        name in proptest::sample::select(vec!["all", "empty", "shop", "lookahead", "bounds", "nope", ""]),
+        origin in proptest::option::of(proptest::sample::select(vec!["https://shop.example.com", "https://evil"])),
+    ) {
+        let t = super::tests::table();
+        let body = format!(r#"{{"intent":{{"name":"{name}","parameters":{parameters}}},"options":{options}}}"#);
+        let full = t.render_outcome(body.as_bytes(), origin, None);
+        if let Some(fast) = t.render(body.as_bytes(), origin) {
+            proptest::prop_assert_eq!(&full, &RenderOutcome::Ok(fast));
+        }
+        if let RenderOutcome::Err(e) = &full {
+            proptest::prop_assert!(!e.message.is_empty());
+            if let Some(details) = &e.details {
+                proptest::prop_assert!(serde_json::from_slice::<serde_json::Value>(details).is_ok());
+            }
+        }
+    }
+}

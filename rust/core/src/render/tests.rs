@@ -50,7 +50,7 @@ const ALL_RULES: &str = r#"{
     "required": ["choice", "requiredWithDefault"]
 }"#;
 
-fn table() -> RenderTable {
+pub(super) fn table() -> RenderTable {
     RenderTable::new([
         spec("all", ALL_RULES, None),
         spec("empty", json!({"type": "object"}), None),
@@ -564,7 +564,7 @@ fn check_against_serde(text: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn json_text() -> impl Strategy<Value = String> {
+pub(super) fn json_text() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         Just("null".to_string()),
         Just("true".to_string()),
