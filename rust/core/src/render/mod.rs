@@ -57,6 +57,8 @@ mod issues;
 // Public for the parser benchmark and the differential tests (tests/json_differential.rs).
 #[doc(hidden)]
 pub mod json;
+#[cfg(test)]
+mod json_tests;
 mod object;
 mod outcome;
 #[cfg(test)]

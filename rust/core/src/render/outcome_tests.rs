@@ -322,8 +322,8 @@ proptest::proptest! {
     /// has a message, and details that are valid JSON.
     #[test]
     fn outcome_agrees_with_render(
-        parameters in super::tests::json_text(),
-        options in super::tests::json_text(),
+        parameters in super::json_tests::json_text(),
+        options in super::json_tests::json_text(),
         name in proptest::sample::select(vec!["all", "empty", "shop", "lookahead", "bounds", "nope", ""]),
         origin in proptest::option::of(proptest::sample::select(vec!["https://shop.example.com", "https://evil"])),
     ) {
