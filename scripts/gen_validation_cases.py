@@ -1,9 +1,14 @@
-"""Writes tests/fixtures/validation_cases.json: keyword cases of parameter validation, with the
-outcome of the Python reference (`ixp.validation.ParameterValidator`) as the expected one.
+"""Writes the fixtures of the Rust validator and render pipeline, with the outcome of the Python
+reference as the expected one:
 
-Each case: {"name", "schema", "parameters", "expected"}, where `expected` is either
-{"props": ...} or {"issues": [...], "issues_json": "<msgspec encoding>", "message": "..."}.
-`cargo test -p ixp-core --test validation_cases` checks the Rust validator against them.
+- tests/fixtures/validation_cases.json: keyword cases of `ixp.validation.ParameterValidator`.
+  Each case: {"name", "schema", "parameters", "expected"}, where `expected` is either
+  {"props": ...} or {"issues": [...], "issues_json": "<msgspec encoding>", "message": "..."}.
+- tests/fixtures/render_cases.json: {"intents": [...], "cases": [...]}: a registry's intents as
+  `RenderTable` takes them, and requests (body text, origin) with what `ixp.render` answers:
+  {"ok": descriptor} | {"error": {status, code, message, details_json}} | {"decode_error": msg}.
+
+`cargo test -p ixp-core --test validation_cases` checks the Rust side against them.
 
 Run from the repository root, with the extension built (`maturin develop`):
     .venv/bin/python scripts/gen_validation_cases.py
@@ -18,10 +23,15 @@ from typing import Any
 
 import msgspec
 
+from ixp.definitions import Problems
 from ixp.errors import IXPError
+from ixp.registry import Registry, parse_components, parse_intents
+from ixp.render import render_request_decoder, resolve_intent
 from ixp.validation import ParameterValidator
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "validation_cases.json"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+OUT = FIXTURES / "validation_cases.json"
+RENDER_OUT = FIXTURES / "render_cases.json"
 
 ALL: dict[str, Any] = {
     "type": "object",
@@ -211,6 +221,164 @@ def cases() -> list[tuple[str, dict[str, Any], Any]]:
     return out
 
 
+# -- render: the decision order of `ixp.render.resolve_intent` ------------------------------------
+
+
+def _component(origins: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "framework": "react",
+        "remoteUrl": "https://cdn.example.com/c.js",
+        "exportName": "C",
+        "version": "1.0.0",
+        "propsSchema": {"type": "object", "properties": {}},
+        "allowedOrigins": origins,
+        **extra,
+    }
+
+
+def _intent(name: str, parameters: dict[str, Any], comp: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": name,
+        "component": comp,
+        "version": "1.0.0",
+        "parameters": parameters,
+        **extra,
+    }
+
+
+SEARCH: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "q": {"type": "string", "minLength": 2},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 12},
+        "sort": {"type": "string", "enum": ["price", "rating"]},
+    },
+    "required": ["q"],
+}
+
+
+def render_registry() -> Registry:
+    problems = Problems()
+    registry = Registry(
+        parse_intents(
+            {
+                "intents": [
+                    _intent("search", SEARCH, "Grid"),
+                    _intent("shop", SEARCH, "Shop"),
+                    _intent("old_intent", SEARCH, "Grid", deprecated=True),
+                    _intent("old_component", SEARCH, "Old"),
+                    _intent("orphan", SEARCH, "Missing"),
+                    _intent("lookahead", {"type": "object", "properties": {"p": {"type": "string", "pattern": "^(?=x)"}}}, "Shop"),
+                ]
+            },
+            "intents",
+            problems,
+        ),
+        parse_components(
+            {
+                "components": {
+                    "Grid": _component(["*"]),
+                    "Shop": _component(["https://shop.example.com", "http://localhost:3000"]),
+                    "Old": _component(["https://shop.example.com"], deprecated=True),
+                }
+            },
+            "components",
+            problems,
+        ),
+        None,
+    )
+    assert not problems.items, problems.items
+    return registry
+
+
+def table_rows(registry: Registry) -> list[dict[str, Any]]:
+    """Every intent, as the 7-tuples of `RenderTable` (no envelope: no component)."""
+    rows = []
+    for name, intent in registry.intents.items():
+        envelope = registry.envelopes.get(name)
+        component = registry.components.get(intent.component)
+        rows.append(
+            {
+                "name": name,
+                "schema": msgspec.json.encode(intent.definition["parameters"]).decode(),
+                "prefix": None if envelope is None else envelope[0].decode(),
+                "suffix": None if envelope is None else envelope[1].decode(),
+                "origins": None if component is None or component.any_origin else sorted(component.allowed_origins),
+                "component": intent.component,
+                "deprecated": intent.deprecated or (component is not None and component.deprecated),
+            }
+        )
+    return rows
+
+
+SHOP = "https://shop.example.com"
+EVIL = "https://evil.example.com"
+
+
+def render_requests() -> list[tuple[str, str | None]]:
+    ok = '"parameters":{"q":"shoes"}'
+    out: list[tuple[str, str | None]] = []
+    # Missing name, whatever else is wrong.
+    for body in ["{}", '{"intent":null}', '{"intent":{}}', '{"intent":{"name":""}}',
+                 '{"intent":{"name":"","parameters":5},"options":{"a":1}}', '{"other":1,"intent":{"parameters":{}}}']:
+        out += [(body, None), (body, EVIL)]
+    # Origin: only with an Origin header, only when the component exists; before everything else.
+    for name in ["search", "shop", "old_intent", "old_component", "orphan", "lookahead", "nope"]:
+        for params in [ok, '"parameters":{"q":1,"limit":0}', '"parameters":null', ""]:
+            body = f'{{"intent":{{"name":"{name}"{"," if params else ""}{params}}}}}'
+            for origin in [None, SHOP, EVIL, "", "http://localhost:3000"]:
+                out.append((body, origin))
+    # Names and origins with characters to escape.
+    out.append((r"""{"intent":{"name":"n\u00e9\"x'"}}""", None))
+    out.append(('{"intent":{"name":"shop","parameters":{}}}', "https://e\"v\\il'é"))
+    # Options merged like a dict spread; validation of what they replace.
+    out.append(('{"intent":{"name":"search","parameters":{"q":"ab","sort":"price"}},"options":{"limit":99,"sort":"x","new":[1]}}', None))
+    out.append(('{"intent":{"name":"search","parameters":{"q":"a"}},"options":{"q":"ok"}}', None))
+    out.append(('{"intent":{"name":"search","parameters":{"q":"ab"}},"options":null}', None))
+    out.append(('{"intent":{"name":"search","parameters":{"q":"ab"}},"options":{}}', None))
+    # Duplicate keys: msgspec keeps the last.
+    out.append(('{"intent":{"name":"nope","name":"search","parameters":{"q":"x"},"parameters":{"q":"xy"}}}', None))
+    # Parameters of every type.
+    for params in ['"x"', "1", "2.5", "true", "[]", "[1]"]:
+        out.append((f'{{"intent":{{"name":"search","parameters":{params}}}}}', None))
+    # msgspec's errors (declined by Rust).
+    for body in ["", "[]", "{", '{"intent":5}', '{"intent":{"name":5}}', '{"intent":{"name":null}}',
+                 '{"intent":{"name":"search"},"options":"dark"}', '{"intent":{"name":"search"},"options":[]}']:
+        out.append((body, None))
+    return out
+
+
+def render_cases() -> dict[str, Any]:
+    registry = render_registry()
+    cases = []
+    for body, origin in render_requests():
+        expected: dict[str, Any]
+        try:
+            request = render_request_decoder.decode(body.encode())
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            expected = {"decode_error": str(exc)}
+        else:
+            try:
+                if request.intent is None:
+                    raise IXPError(400, "INVALID_REQUEST", "Missing required parameter 'intent.name'")
+                descriptor = resolve_intent(
+                    registry, request.intent.name, request.intent.parameters, request.options, origin
+                )[1]
+                expected = {"ok": descriptor.decode()}
+            except IXPError as exc:
+                expected = {
+                    "error": {
+                        "status": exc.status,
+                        "code": exc.code,
+                        "message": exc.message,
+                        "details_json": None if exc.details is None else msgspec.json.encode(exc.details).decode(),
+                    }
+                }
+        cases.append({"body": body, "origin": origin, "expected": expected})
+    return {"intents": table_rows(registry), "cases": cases}
+
+
 def main() -> None:
     encode = msgspec.json.encode
     result = []
@@ -234,6 +402,9 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{len(result)} cases written to {OUT}", file=sys.stderr)
+    render = render_cases()
+    RENDER_OUT.write_text(json.dumps(render, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{len(render['cases'])} cases written to {RENDER_OUT}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,25 @@
-//! The Rust validator against the Python reference: `tests/fixtures/validation_cases.json`,
-//! written by `scripts/gen_validation_cases.py` from `ixp.validation.ParameterValidator`.
+//! The Rust validator and render pipeline against the Python reference: the fixtures written by
+//! `scripts/gen_validation_cases.py` from `ixp.validation.ParameterValidator` and `ixp.render`.
 //!
-//! Each case is checked twice: `RenderTable::validate` (props, or the issues' JSON byte for
-//! byte and the joined message), and `RenderTable::render_outcome` of a request carrying the
-//! parameters (the descriptor, or the 400 with `{"validationErrors": …}` as details).
+//! `validation_cases.json`: each case is checked twice: `RenderTable::validate` (props, or the
+//! issues' JSON byte for byte and the joined message), and `RenderTable::render_outcome` of a
+//! request carrying the parameters (the descriptor, or the 400 with `{"validationErrors": …}`).
+//!
+//! `render_cases.json`: requests to a registry (components missing, deprecated, restricted to
+//! origins; a look-ahead pattern), with the decision order's every error, byte for byte.
 
-use ixp_core::{ErrorCode, IntentSpec, RenderOutcome, RenderTable, Validation};
+use ixp_core::{
+    ErrorCode, IntentSpec, IntentState, PatternPolicy, RenderOutcome, RenderTable, Validation,
+};
 use serde_json::Value;
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/fixtures/validation_cases.json"
+);
+const RENDER_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/render_cases.json"
 );
 
 /// Order-preserving (`preserve_order`) normal form of JSON text.
@@ -92,6 +101,92 @@ fn validation_cases_match_python() {
                 .map(|e| format!("{}: {e}", case["name"].as_str().unwrap_or("?")))
         })
         .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// The table of `render_cases.json`'s registry; look-ahead patterns are left to a hook.
+fn render_table(intents: &[Value]) -> RenderTable {
+    let specs = intents.iter().map(|i| {
+        let text = |key: &str| i[key].as_str().map(|s| s.as_bytes().to_vec());
+        let state = match (text("prefix"), i["deprecated"].as_bool()) {
+            (None, _) => IntentState::NoComponent,
+            (Some(_), Some(true)) => IntentState::Deprecated,
+            _ => IntentState::Ready,
+        };
+        IntentSpec {
+            name: i["name"].as_str().unwrap().into(),
+            schema: i["schema"].as_str().unwrap().into(),
+            prefix: text("prefix").unwrap_or_default(),
+            suffix: text("suffix").unwrap_or_default(),
+            origins: i["origins"]
+                .as_array()
+                .map(|o| o.iter().map(|s| s.as_str().unwrap().to_owned()).collect()),
+            component: i["component"].as_str().unwrap().into(),
+            state,
+        }
+    });
+    RenderTable::with_policy(specs, PatternPolicy::External).expect("the table")
+}
+
+#[test]
+fn render_cases_match_python() {
+    let text = std::fs::read_to_string(RENDER_FIXTURE).expect("the fixture");
+    let fixture: Value = serde_json::from_str(&text).expect("JSON");
+    let table = render_table(fixture["intents"].as_array().unwrap());
+    let deprecated: Vec<&str> = fixture["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["deprecated"] == true && i["prefix"].is_string())
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert!(cases.len() > 100);
+    let mut failures = Vec::new();
+    for case in cases {
+        let body = case["body"].as_str().unwrap();
+        let origin = case["origin"].as_str();
+        let expected = &case["expected"];
+        // `re.search("^(?=x)", text)`, the only pattern outside the subset.
+        let mut hook = |pattern: &str, text: &str| {
+            assert_eq!(pattern, "^(?=x)");
+            Some(text.starts_with('x'))
+        };
+        let got = table.render_outcome(body.as_bytes(), origin, Some(&mut hook));
+        let is_deprecated = deprecated
+            .iter()
+            .any(|d| body.contains(&format!("\"{d}\"")));
+        let ok = match (&got, expected) {
+            // msgspec's messages are Python's to give.
+            (RenderOutcome::Decline, e) if e.get("decode_error").is_some() => true,
+            // The deprecation warning is logged by Python.
+            (RenderOutcome::Decline, e) if e.get("ok").is_some() && is_deprecated => true,
+            (RenderOutcome::Ok(bytes), e) => e["ok"].as_str() == std::str::from_utf8(bytes).ok(),
+            (RenderOutcome::Err(err), e) => {
+                let want = &e["error"];
+                want["status"] == err.status
+                    && want["code"] == err.code.as_str()
+                    && want["message"] == err.message.as_str()
+                    && want["details_json"].as_str()
+                        == err
+                            .details
+                            .as_deref()
+                            .map(|d| std::str::from_utf8(d).unwrap())
+            }
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!(
+                "{body} (origin {origin:?}):\n want {expected}\n got  {got:?}"
+            ));
+        }
+    }
     assert!(
         failures.is_empty(),
         "{} of {} cases differ:\n{}",
