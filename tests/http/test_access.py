@@ -3,6 +3,8 @@ in process (every endpoint × every kind of caller) and through real Granian (RS
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,8 +62,9 @@ ENDPOINTS = [
     ("metrics", "GET", "/ixp/metrics", None, "metrics:read"),
     ("process without userId", "POST", "/api/intents/process", {"message": "deals"}, None),
     ("intents", "GET", "/ixp/intents", None, None),
+    ("erase user", "DELETE", "/api/users/{id}", None, "users:write"),  # last: the user is gone after it
 ]
-OK = {"create user": 201}
+OK = {"create user": 201, "erase user": 204}
 
 
 def key_for(scope: str | None) -> str:
@@ -267,3 +270,42 @@ def test_access_rules_through_granian(server: str) -> None:
         assert client.delete(f"/api/users/{user_id}", headers=bearer(WRITER)).status_code == 204
         assert client.get(f"/api/users/{user_id}", headers=bearer(READER)).status_code == 404
         assert client.get("/ixp/intents", headers=remote).status_code == 200  # the protocol stays open
+
+
+async def test_keys_file_hot_reload_keeps_the_last_good_keys(
+    tmp_path: Path, make_app: Callable[..., IXPApp]
+) -> None:
+    path = tmp_path / "keys.txt"
+    path.write_text(f"reader {digest_of(READER)} users:read\n")
+    app = make_app(api_keys_file=str(path), reload=True, reload_interval=0.05)
+    await app.startup()
+    try:
+        async with client_for(app, REMOTE) as remote:
+            assert (await remote.get("/api/users", headers=bearer(WRITER))).status_code == 401
+            path.write_text(f"reader {digest_of(READER)} users:read\nwriter {digest_of(WRITER)} users:read\n")
+            for _ in range(100):
+                if len(app.access.keys) == 2:
+                    break
+                await asyncio.sleep(0.02)
+            assert (await remote.get("/api/users", headers=bearer(WRITER))).status_code == 200
+            path.write_text("broken line\n")  # rejected: the two keys stay
+            await asyncio.sleep(0.3)
+            assert [k.name for k in app.access.keys] == ["reader", "writer"]
+    finally:
+        await app.shutdown()
+
+
+async def test_logs_name_the_key_never_the_key(
+    keyed: tuple[IXPApp, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = keyed
+    caplog.set_level(logging.INFO, logger="ixp.access")
+    async with client_for(app, REMOTE) as remote:
+        assert (
+            await remote.post(
+                "/api/users", json={"email": "x@example.com", "name": "X"}, headers=bearer(READER)
+            )
+        ).status_code == 403
+    records = [r for r in caplog.records if r.name == "ixp.access"]
+    assert records and records[-1].key == "reader"  # type: ignore[attr-defined]
+    assert all(READER not in r.getMessage() and READER not in str(r.__dict__) for r in caplog.records)
