@@ -31,6 +31,7 @@ from ixp.http.pipeline import Pipeline
 from ixp.http.ratelimit import ClientAddress, RateLimit
 from ixp.http.routing import Router
 from ixp.observability.log import configure_logging
+from ixp.observability.memory import MemoryMonitor
 from ixp.observability.metrics import Metrics, Section
 from ixp.plugins import adapt, load_plugin
 from ixp.registry.loader import load_registry
@@ -94,7 +95,19 @@ class IXPApp(ServerAdapters):
         for feature in features:
             sections.update(feature.metrics_sections)
             checks.update(feature.health_checks)
-        self.metrics = Metrics((), sections)
+        self.memory = MemoryMonitor(
+            settings.memory_check_seconds, settings.memory_high_ratio, settings.memory_limit_mb
+        )
+        features.append(
+            Contribution(
+                "memory monitor",
+                on_startup=[self.memory.start],
+                on_shutdown=[self.memory.stop],
+                metrics_sections={"memory": self.memory.stats},
+            )
+        )
+        sections["memory"] = self.memory.stats
+        self.metrics = Metrics((), sections, [self.memory.prometheus])
         features.append(health(self.registry, checks, mount))
         if settings.metrics_enabled:
             features.append(metrics_endpoint(self.registry, self.metrics, self.access, mount))

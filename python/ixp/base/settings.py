@@ -77,6 +77,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_per_key: str | None = None  # e.g. "1000/60s", on top of IXP_RATE_LIMIT
     log_retention_days: int = 30  # intent logs older than this are deleted; 0 keeps them
     log_messages: bool = True  # off: intent logs are stored without the raw message
+    # The memory monitor (README, "Configuration").
+    memory_check_seconds: float = 30.0
+    memory_high_ratio: float = 0.8
+    memory_limit_mb: int | None = None  # default: the cgroup limit, else the machine's memory
     # Plugins (README, "Extending ixp").
     plugins: tuple[str, ...] = ()  # module:attribute import paths
     provider_timeout: float = 2.0  # seconds a data provider or crawler source may take
@@ -146,10 +150,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         take("session_idle_seconds", _int_between(1, 10_000_000))
         take("log_batch_size", _int_between(1, 1_000_000))
         take("log_retention_days", _int_between(0, 100_000))
+        take("memory_limit_mb", _int_between(1, 1 << 30))
+        take("memory_high_ratio", _ratio)
         for field in (
             "reload_interval", "match_cache_ttl", "db_acquire_timeout", "db_idle_lifetime",
             "request_timeout", "slow_request_ms", "header_read_timeout", "cache_ttl", "log_flush_interval",
-            "provider_timeout",
+            "provider_timeout", "memory_check_seconds",
         ):  # fmt: skip
             take(field, _positive_float)
         for field in (
@@ -243,6 +249,16 @@ def _positive_float(name: str, raw: str) -> float:
         raise ValueError(f"{name}: expected a positive number of seconds, got '{raw}'") from None
     if not value > 0 or value == float("inf"):
         raise ValueError(f"{name}: expected a positive number of seconds, got '{raw}'")
+    return value
+
+
+def _ratio(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name}: expected a number between 0 and 1, got '{raw}'") from None
+    if not 0 < value <= 1:
+        raise ValueError(f"{name}: expected a number between 0 and 1, got '{raw}'")
     return value
 
 

@@ -210,6 +210,7 @@ class StorageService:
                 "l1": {**l1, "hitRatio": round(l1["hits"] / l1_lookups, 4) if l1_lookups else 0.0},
                 "l2": {**l2, "hitRatio": round(l2["hits"] / l2_lookups, 4) if l2_lookups else 0.0},
                 "redis": cache["redis"],
+                "singleFlight": cache["singleFlight"],
             },
             "intentLogs": self.writer.stats(),
             "warmed": dict(self.warmed),
