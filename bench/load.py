@@ -1072,24 +1072,15 @@ def run_strategy(args: argparse.Namespace) -> int:
 
 
 def strategy_report(results: Sequence[StepResult], out: Path, report: Path, stopped_early: str) -> int:
-    stress = [r.step for r in results if r.step.name == "stress"]
-    knee = find_knee(stress)
+    # The knee is found over the whole ramp — the sustained scenarios (100/500/1000 RPS) and the
+    # stress steps — so a server that passes 1,000 RPS and breaks at the first stress step has its
+    # knee at 1,000 RPS, not "none".
+    ramp = [r.step for r in results]
+    knee = find_knee(ramp)
     lines = [""]
     if stopped_early:
         lines.append(f"stopped early: {stopped_early}")
-    if knee.last_good is None:
-        lines.append(
-            "knee: " + ("the first stress step crossed a target" if stress else "no stress step ran")
-        )
-    else:
-        lines.append(
-            f"knee (wrk): {knee.last_good.offered_rps:.0f} RPS offered, {knee.last_good.achieved_rps:.0f} "
-            f"achieved, p99 {knee.last_good.p99:.1f} ms, errors {knee.last_good.error_rate:.3f} %"
-        )
-    if knee.first_bad is not None:
-        lines.append(f"  first breach at {knee.first_bad.offered_rps:.0f} RPS offered: {knee.reason}")
-    elif stress:
-        lines.append(f"  no breach up to {stress[-1].offered_rps:.0f} RPS offered: the knee is higher")
+    lines += knee_lines(knee, ramp)
     passed = True
     for result in results:
         if result.step.name == "stress":
@@ -1098,9 +1089,9 @@ def strategy_report(results: Sequence[StepResult], out: Path, report: Path, stop
         passed &= all_pass(verdicts)
         source = f"{result.step.name} load, {result.step.offered_rps:.0f} RPS offered, wrk"
         lines += ["", *verdict_lines(verdicts, source)]
-    sustained = knee.last_good.achieved_rps if knee.last_good else 0.0
+    sustained = knee_rps(knee)
     rps_verdicts = [v for v in evaluate(Measurement(1, 0, 0, 0, 0, 0), sustained) if v.target.at_least]
-    lines += ["", *verdict_lines(rps_verdicts, "throughput: successful RPS at the knee, wrk")]
+    lines += ["", *verdict_lines(rps_verdicts, "throughput: the highest offered rate that passed, wrk")]
     lines.append(
         f"files: {out}/strategy.csv, strategy.png, wrk-*.csv (every request), report.txt, summary.json"
     )
@@ -1108,9 +1099,40 @@ def strategy_report(results: Sequence[StepResult], out: Path, report: Path, stop
     if results:
         write_strategy_csv(results, out / "strategy.csv")
         plot_strategy(results, knee, out / "strategy.png")
-    steps = [r.step for r in results]
-    write_summary(out / "summary.json", "strategy", steps=steps, knee=knee, verdicts=rps_verdicts)
+    write_summary(out / "summary.json", "strategy", steps=ramp, knee=knee, verdicts=rps_verdicts)
     return 0 if passed and all_pass(rps_verdicts) else 1
+
+
+def knee_rps(knee: Knee) -> float:
+    """The throughput the server sustained: the highest offered rate that passed every target (it
+    answered ≥ 95 % of it in time, within the error and p99 targets); 0 when none did."""
+    return knee.last_good.offered_rps if knee.last_good is not None else 0.0
+
+
+def knee_lines(knee: Knee, ramp: Sequence[Step]) -> list[str]:
+    """The knee in words: the highest rate that passed, then the first breach and what the server
+    achieved there (its saturation throughput)."""
+    if not ramp:
+        return ["knee: no step ran"]
+    if knee.last_good is None:
+        lines = ["knee: below the lowest step: every step crossed a target"]
+    else:
+        good = knee.last_good
+        lines = [
+            f"knee: highest rate that passed {good.offered_rps:.0f} RPS offered ({good.name}): "
+            f"{good.achieved_rps:.0f} achieved, p99 {good.p99:.1f} ms, errors {good.error_rate:.3f} %"
+        ]
+    if knee.first_bad is not None:
+        bad = knee.first_bad
+        lines.append(
+            f"  first breach at {bad.offered_rps:.0f} RPS offered ({bad.name}): {bad.achieved_rps:.0f} RPS "
+            f"achieved there, p99 {bad.p99:.1f} ms — {knee.reason}"
+        )
+    else:
+        lines.append(
+            f"  no breach up to {max(s.offered_rps for s in ramp):.0f} RPS offered: the knee is higher"
+        )
+    return lines
 
 
 # -- command line ---------------------------------------------------------------------------------
