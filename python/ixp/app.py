@@ -8,6 +8,7 @@ reaches back into the app object: each feature gets the services it uses as argu
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +19,7 @@ from ixp.base.settings import Settings
 from ixp.features.access import access_control, keys_reloader
 from ixp.features.contribution import Contribution, HealthCheck
 from ixp.features.crawler import crawler
-from ixp.features.health import health
+from ixp.features.health import health, memory_monitor
 from ixp.features.metrics import metrics_endpoint
 from ixp.features.processing import IntentProcessor, processing
 from ixp.features.protocol import protocol
@@ -33,7 +34,7 @@ from ixp.http.routing import Router
 from ixp.observability.log import configure_logging
 from ixp.observability.memory import MemoryMonitor
 from ixp.observability.metrics import Metrics, Section
-from ixp.plugins import adapt, load_plugin
+from ixp.plugins import adapt, load_plugins
 from ixp.registry.loader import load_registry
 from ixp.registry.reference import RegistryRef
 from ixp.registry.reload import RegistryWatcher
@@ -56,9 +57,7 @@ class IXPApp(ServerAdapters):
         self.settings = settings
         mount = settings.mount_path
         # Plugins first: a plugin that cannot be loaded stops start-up before anything is built.
-        named = [(spec, load_plugin(spec)) for spec in settings.plugins]
-        named += [(p, load_plugin(p)) if isinstance(p, str) else (_default_name(p), p) for p in plugins]
-        extensions = adapt(named)
+        extensions = adapt(load_plugins([*settings.plugins, *plugins]))
         providers = (
             DataProviders(extensions.providers, settings.provider_timeout, settings.provider_errors)
             if extensions.providers
@@ -73,6 +72,9 @@ class IXPApp(ServerAdapters):
         self.access = AccessControl(settings, client_address)
         self.processor = IntentProcessor(settings, self.registry, self.renderer, self.storage, self.access)
         rate_limit = RateLimit(settings, client_address) if settings.rate_limit else None
+        self.memory = MemoryMonitor(
+            settings.memory_check_seconds, settings.memory_high_ratio, settings.memory_limit_mb
+        )
 
         # Features and what they contribute. Order only decides the order of start-up hooks (and
         # reverse shutdown): storage opens before anything that could use it.
@@ -83,6 +85,7 @@ class IXPApp(ServerAdapters):
             processing(self.processor),
             users(self.storage, self.access),
             access_control(settings, self.access),
+            memory_monitor(self.memory),
             *extensions.contributions,
             *extra,
         ]
@@ -95,18 +98,6 @@ class IXPApp(ServerAdapters):
         for feature in features:
             sections.update(feature.metrics_sections)
             checks.update(feature.health_checks)
-        self.memory = MemoryMonitor(
-            settings.memory_check_seconds, settings.memory_high_ratio, settings.memory_limit_mb
-        )
-        features.append(
-            Contribution(
-                "memory monitor",
-                on_startup=[self.memory.start],
-                on_shutdown=[self.memory.stop],
-                metrics_sections={"memory": self.memory.stats},
-            )
-        )
-        sections["memory"] = self.memory.stats
         self.metrics = Metrics((), sections, [self.memory.prometheus])
         features.append(health(self.registry, checks, mount))
         if settings.metrics_enabled:
@@ -137,6 +128,11 @@ class IXPApp(ServerAdapters):
 
     async def startup(self) -> None:
         await self.lifecycle.start()
+        # Everything built so far (registry, compiled tables, modules) lives as long as the worker:
+        # moved out of the collector's generations, full collections stop re-scanning it on the
+        # request path (a collection's cost grows with the tracked heap).
+        gc.collect()
+        gc.freeze()
 
     async def shutdown(self) -> None:
         await self.lifecycle.stop()
@@ -151,13 +147,6 @@ def create_app(
     (README, "Extending ixp"); `extra`: contributions added after the built-in features.
     """
     return IXPApp(settings if settings is not None else Settings.from_env(), plugins=plugins, extra=extra)
-
-
-def _default_name(plugin: Any) -> str:
-    kind = plugin if isinstance(plugin, type) else type(plugin)
-    if kind.__name__ == "module":
-        return str(getattr(plugin, "__name__", "plugin"))
-    return f"{kind.__module__}:{kind.__qualname__}"
 
 
 app: IXPApp  # built on first access by __getattr__ below

@@ -16,6 +16,7 @@ from ixp.base.clock import utc_now_iso
 from ixp.features.contribution import Contribution, HealthCheck
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
+from ixp.observability.memory import MemoryMonitor
 from ixp.registry.reference import RegistryRef
 from ixp.registry.version import PROTOCOL_VERSION
 
@@ -50,3 +51,13 @@ def health(registry: RegistryRef, checks: Mapping[str, HealthCheck], mount: str 
 
     # Load balancers' health checks are never rate limited.
     return Contribution("health", routes=[RouteSpec("GET", f"{mount}/health", report, rate_limited=False)])
+
+
+def memory_monitor(monitor: MemoryMonitor) -> Contribution:
+    """The memory monitor's periodic check, and its section of `/ixp/metrics`."""
+    return Contribution(
+        "memory monitor",
+        on_startup=[monitor.start],
+        on_shutdown=[monitor.stop],
+        metrics_sections={"memory": monitor.stats},
+    )
