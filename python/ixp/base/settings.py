@@ -6,6 +6,7 @@ and what was expected.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -242,24 +243,23 @@ def _int_between(low: int, high: int) -> Callable[[str, str], int]:
     return parse
 
 
-def _positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ValueError(f"{name}: expected a positive number of seconds, got '{raw}'") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name}: expected a positive number of seconds, got '{raw}'")
-    return value
+def _float_in(low: float, high: float, what: str) -> Callable[[str, str], float]:
+    """A parser of a finite number with low < value <= high."""
+
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = math.nan
+        if not low < value <= high or math.isinf(value):
+            raise ValueError(f"{name}: expected {what}, got '{raw}'")
+        return value
+
+    return parse
 
 
-def _ratio(name: str, raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ValueError(f"{name}: expected a number between 0 and 1, got '{raw}'") from None
-    if not 0 < value <= 1:
-        raise ValueError(f"{name}: expected a number between 0 and 1, got '{raw}'")
-    return value
+_positive_float = _float_in(0.0, math.inf, "a positive number of seconds")
+_ratio = _float_in(0.0, 1.0, "a number between 0 and 1")
 
 
 def _csv(name: str, raw: str) -> tuple[str, ...]:
