@@ -3,9 +3,10 @@
     python bench/http_bench.py [--duration S] [--connections N] [--quick] [--repeat R] [--profile]
 
 For each target, with one generated 50-intent registry: start the server on a free loopback port,
-check that every pre-run response is a 200 of the expected shape, warm up, then run `wrk` against
-`GET /ixp/intents` and `POST /ixp/render` while reading the server's CPU time (the process and all
-its descendants, from /proc). The server is stopped before the next one starts. See bench/README.md.
+check that every pre-run response has the expected status and shape, warm up, then run `wrk`
+against `GET /ixp/intents` and `POST /ixp/render` (for ixp also an invalid render, a 400) while
+reading the server's CPU time (the process and all its descendants, from /proc). The server is
+stopped before the next one starts. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -28,10 +29,20 @@ from typing import Any
 
 try:  # `python -m bench.http_bench` from the repository root
     from bench import harness
-    from bench.registry_gen import RENDER_BODY, RENDER_COMPONENT, RENDER_PROPS, build_registry, write_registry
+    from bench.registry_gen import (
+        INVALID_RENDER_BODY,
+        INVALID_RENDER_MESSAGE,
+        RENDER_BODY,
+        RENDER_COMPONENT,
+        RENDER_PROPS,
+        build_registry,
+        write_registry,
+    )
 except ImportError:  # `python bench/http_bench.py`: this directory is on sys.path, the root may not be
     import harness  # type: ignore[no-redef,import-not-found]
     from registry_gen import (  # type: ignore[no-redef,import-not-found]
+        INVALID_RENDER_BODY,
+        INVALID_RENDER_MESSAGE,
         RENDER_BODY,
         RENDER_COMPONENT,
         RENDER_PROPS,
@@ -48,6 +59,7 @@ PROFILE_ROWS = 25
 TARGET_RENDER_RPS_RATIO = 0.85
 TARGET_RENDER_CPU_US = 35.0
 TARGET_INTENTS_RPS_RATIO = 0.90
+TARGET_INVALID_RENDER_RATIO = 0.85  # an invalid render's req/s against a valid one's, same run
 
 
 BenchError = harness.BenchError
@@ -104,13 +116,21 @@ class Endpoint:
     method: str
     path: str
     body: bytes = b""
+    status: int = 200  # what every response must be
+    ixp_only: bool = False  # not served by the ceiling and FastAPI baselines
 
 
 RENDER_JSON = json.dumps(RENDER_BODY, separators=(",", ":")).encode()
+INVALID_RENDER_JSON = json.dumps(INVALID_RENDER_BODY, separators=(",", ":")).encode()
 ENDPOINTS = (
     Endpoint("intents", "GET", "/ixp/intents"),
     Endpoint("render", "POST", "/ixp/render", RENDER_JSON),
+    Endpoint("invalid-render", "POST", "/ixp/render", INVALID_RENDER_JSON, status=400, ixp_only=True),
 )
+
+
+def endpoints_of(target: str) -> tuple[Endpoint, ...]:
+    return tuple(e for e in ENDPOINTS if not e.ixp_only or target.startswith("ixp"))
 
 
 # -- response checks ------------------------------------------------------------------------------
@@ -144,11 +164,24 @@ def check_render(document: Any, n_intents: int) -> str | None:
     return None
 
 
+def check_invalid_render(document: Any, n_intents: int) -> str | None:
+    error = document.get("error") if isinstance(document, dict) else None
+    if not isinstance(error, dict) or error.get("code") != "INVALID_REQUEST":
+        return f"expected an INVALID_REQUEST error envelope, got {document!r:.300}"
+    if error.get("message") != INVALID_RENDER_MESSAGE or "validationErrors" not in error.get("details", {}):
+        return f"not the validation error of `limit`: {error!r:.300}"
+    return None
+
+
 def _keys(document: Any) -> object:
     return sorted(document) if isinstance(document, dict) else type(document).__name__
 
 
-CHECKS: dict[str, Callable[[Any, int], str | None]] = {"intents": check_intents, "render": check_render}
+CHECKS: dict[str, Callable[[Any, int], str | None]] = {
+    "intents": check_intents,
+    "render": check_render,
+    "invalid-render": check_invalid_render,
+}
 
 
 def request(conn: http.client.HTTPConnection, endpoint: Endpoint) -> tuple[int, str, bytes]:
@@ -164,8 +197,8 @@ def pre_run(port: int, endpoint: Endpoint, n_intents: int, target: str) -> bytes
         for _ in range(PRE_RUN_REQUESTS):
             status, content_type, body = request(conn, endpoint)
             where = f"{target} {endpoint.method} {endpoint.path}"
-            if status != 200:
-                raise BenchError(f"{where}: HTTP {status} (expected 200): {body[:300]!r}")
+            if status != endpoint.status:
+                raise BenchError(f"{where}: HTTP {status} (expected {endpoint.status}): {body[:300]!r}")
             if not content_type.startswith("application/json"):
                 raise BenchError(f"{where}: content-type {content_type!r}, expected application/json")
             problem = CHECKS[endpoint.name](json.loads(body), n_intents)
@@ -176,12 +209,13 @@ def pre_run(port: int, endpoint: Endpoint, n_intents: int, target: str) -> bytes
         conn.close()
 
 
-_TIMESTAMP = re.compile(rb'"timestamp":"[^"]*"')
+_VOLATILE = re.compile(rb'"(timestamp|requestId)":"[^"]*"')
 
 
 def same_bytes(a: bytes, b: bytes) -> bool:
-    """Equal bodies, ignoring the value of `timestamp` (the registry load time or NOW)."""
-    return _TIMESTAMP.sub(b'"timestamp":""', a) == _TIMESTAMP.sub(b'"timestamp":""', b)
+    """Equal bodies, ignoring the values of `timestamp` (the registry load time or NOW) and of an
+    error's `requestId`."""
+    return _VOLATILE.sub(rb'"\1":""', a) == _VOLATILE.sub(rb'"\1":""', b)
 
 
 def write_lua(endpoint: Endpoint, directory: Path) -> Path | None:
@@ -242,7 +276,10 @@ def measure(
     result, cpu = harness.measure_cpu(
         process.pid, lambda: harness.run_wrk(url, config.duration, config.connections, lua)
     )
-    harness.check_load(result, f"{target} {endpoint.method} {endpoint.path}")
+    where = f"{target} {endpoint.method} {endpoint.path}"
+    harness.check_load(result, where, allow_non_2xx=endpoint.status >= 400)
+    if endpoint.status >= 400 and result.non_2xx < result.requests:
+        raise BenchError(f"{where}: {result.requests - result.non_2xx} responses were not errors")
     cpu_s = cpu.server_s
     return Measurement(
         target=target,
@@ -266,7 +303,7 @@ def bench_target(
     results = []
     log_path = work / f"{target.name}.log"
     with harness.server(target.name, target.argv(port), port, env, log_path) as process:
-        for endpoint in ENDPOINTS:
+        for endpoint in endpoints_of(target.name):
             body = pre_run(port, endpoint, config.n_intents, target.name)
             if target.ixp_bytes:
                 check_same_bytes(target.name, endpoint, body, reference)
@@ -310,7 +347,7 @@ def median_over_rounds(measurements: list[Measurement], targets: tuple[Target, .
     """One row per target and endpoint (the median of each number over the rounds), in TARGETS order."""
     rows = []
     for target in targets:
-        for endpoint in ENDPOINTS:
+        for endpoint in endpoints_of(target.name):
             runs = [m for m in measurements if m.target == target.name and m.endpoint == endpoint.name]
             medians = {f: statistics.median(getattr(m, f) for m in runs) for f in MEDIAN_FIELDS}
             requests = statistics.median_low(m.requests for m in runs)
@@ -321,7 +358,9 @@ def median_over_rounds(measurements: list[Measurement], targets: tuple[Target, .
 def add_ratios(rows: list[Measurement]) -> list[Measurement]:
     ceiling = {m.endpoint: m for m in rows if m.target == CEILING}
     for row in rows:
-        top = ceiling[row.endpoint]
+        top = ceiling.get(row.endpoint)
+        if top is None:
+            continue
         row.rps_vs_ceiling = row.rps / top.rps
         row.cpu_vs_ceiling = row.cpu_us_per_req / top.cpu_us_per_req if top.cpu_us_per_req else None
     return rows
@@ -351,6 +390,11 @@ def verdicts(rows: list[Measurement]) -> list[dict[str, Any]]:
             True,
         ),
     ]
+    invalid = by_key.get(("ixp-rsgi", "invalid-render"))
+    if invalid is not None:
+        ratio = invalid.rps / render.rps
+        name = "invalid render req/s >= 85% of valid render"
+        checks.append((name, ratio, TARGET_INVALID_RENDER_RATIO, True))
     return [
         {
             "target": name,
@@ -431,7 +475,7 @@ class FakeProto:
 async def _loop_rsgi(app: Any, endpoint: Endpoint, n: int) -> float:
     scope, proto = FakeScope(endpoint), FakeProto(endpoint.body)
     await app.__rsgi__(scope, proto)
-    if proto.status != 200:
+    if proto.status != endpoint.status:
         raise BenchError(f"in-process {endpoint.method} {endpoint.path} answered {proto.status}")
     started = time.thread_time()  # CPU time: other processes on a busy machine do not count
     for _ in range(n):
@@ -463,9 +507,12 @@ async def _profile(ixp_app: Any, ceiling: Any, n: int) -> None:
         print(f"in-process __rsgi__ CPU time, {n} requests each (no Granian, no sockets, no HTTP parsing):")
         for endpoint in ENDPOINTS:
             ours = await _loop_rsgi(ixp_app, endpoint, n)
+            if endpoint.ixp_only:
+                print(f"  {endpoint.name:14} ixp {ours:6.2f} us")
+                continue
             floor = await _loop_rsgi(ceiling, endpoint, n)
             extra = ours - floor
-            print(f"  {endpoint.name:8} ixp {ours:6.2f} us   ceiling {floor:5.2f} us   extra {extra:6.2f} us")
+            print(f"  {endpoint.name:14} ixp {ours:6.2f} us   ceiling {floor:5.2f} us   extra {extra:5.2f}")
         render = next(e for e in ENDPOINTS if e.name == "render")
         profiler = cProfile.Profile()
         profiler.enable()

@@ -3,7 +3,8 @@
     python bench/instructions_bench.py [--requests N] [--warmup N] [--targets A,B]
 
 req/s on this shared 2-core machine moves by ±25 % between runs; instruction counts do not. For
-each target and endpoint of `http_bench.py` (the same 50-intent registry, the same two requests),
+each target and endpoint of `http_bench.py` (the same 50-intent registry, the same requests: for
+ixp also the invalid render, a 400),
 this starts Granian (`--workers 1`, every process under `valgrind --tool=callgrind`), sends
 `--warmup` requests, zeroes the counters (`callgrind_control -z`), sends `--requests` requests one
 after another on one keep-alive connection, dumps the counters and divides the user-space
@@ -26,11 +27,11 @@ from pathlib import Path
 
 try:  # `python -m bench.instructions_bench` from the repository root
     from bench import harness
-    from bench.http_bench import CEILING, ENDPOINTS, TARGETS, Endpoint
+    from bench.http_bench import CEILING, TARGETS, Endpoint, endpoints_of
     from bench.registry_gen import write_registry
 except ImportError:  # `python bench/instructions_bench.py`
     import harness  # type: ignore[no-redef,import-not-found]
-    from http_bench import CEILING, ENDPOINTS, TARGETS, Endpoint  # type: ignore[no-redef,import-not-found]
+    from http_bench import CEILING, TARGETS, Endpoint, endpoints_of  # type: ignore[no-redef,import-not-found]
     from registry_gen import write_registry  # type: ignore[no-redef,import-not-found]
 
 GRANIAN_TARGETS = tuple(t.name for t in TARGETS if t.name.startswith("ixp-") or t.name == CEILING)
@@ -161,8 +162,9 @@ def connect(port: int, process: subprocess.Popen[bytes], log_path: Path) -> Clie
 
 
 def check(status: int, target: str, endpoint: Endpoint) -> None:
-    if status != 200:
-        raise harness.BenchError(f"{target} {endpoint.method} {endpoint.path}: HTTP {status}")
+    if status != endpoint.status:
+        where = f"{target} {endpoint.method} {endpoint.path}"
+        raise harness.BenchError(f"{where}: HTTP {status} (expected {endpoint.status})")
 
 
 def run(config: Config, work: Path) -> list[Count]:
@@ -173,13 +175,14 @@ def run(config: Config, work: Path) -> list[Count]:
     env = harness.server_env(extra)
     rows = []
     for target in config.targets:
-        for endpoint in ENDPOINTS:
+        for endpoint in endpoints_of(target):
             print(f"{target} {endpoint.name} ...", file=sys.stderr, flush=True)
             rows.append(count(target, endpoint, config, env, work))
     ceiling = {r.endpoint: r.per_request for r in rows if r.target == CEILING}
     for row in rows:
-        row.vs_ceiling = row.per_request / ceiling[row.endpoint]
-        row.extra_vs_ceiling = row.per_request - ceiling[row.endpoint]
+        if row.endpoint in ceiling:
+            row.vs_ceiling = row.per_request / ceiling[row.endpoint]
+            row.extra_vs_ceiling = row.per_request - ceiling[row.endpoint]
     return rows
 
 

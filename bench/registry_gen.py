@@ -2,7 +2,8 @@
 
 `write_registry(dir)` writes `intents.json` and `components.json`; one of the intents,
 `bench_render`, has seven validated parameters of mixed types and `RENDER_BODY` is a valid
-`POST /ixp/render` request for it. The other intents are realistic filler for the listing.
+`POST /ixp/render` request for it (`INVALID_RENDER_BODY`: the same with an out-of-range integer,
+a 400). The other intents are realistic filler for the listing.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ RENDER_PROPS: dict[str, Any] = {
 }
 
 RENDER_BODY: dict[str, Any] = {"intent": {"name": RENDER_INTENT, "parameters": RENDER_PROPS}}
+
+# The same request with `limit` out of range: a 400 INVALID_REQUEST with one Zod issue.
+INVALID_RENDER_BODY: dict[str, Any] = {
+    "intent": {"name": RENDER_INTENT, "parameters": {**RENDER_PROPS, "limit": 500}}
+}
+INVALID_RENDER_MESSAGE = "Parameter validation failed: Number must be less than or equal to 100 at 'limit'"
 
 _TOPICS = ("orders", "products", "weather", "support", "billing", "account", "shipping", "returns", "events")
 _VIEWS = ("list", "detail", "search", "summary", "history")

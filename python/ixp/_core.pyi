@@ -151,7 +151,8 @@ class RenderTable:
     only what Python must answer itself (msgspec's decoding errors, numbers msgspec reads
     differently, deprecated intents' success, fallback intents from validation on). An intent
     whose schema Rust cannot reproduce exactly, or a schema that is not a JSON-Schema object
-    (e.g. ``"null"``), is registered as *fallback*.
+    (e.g. ``"null"``), is registered as *fallback* (``fallback_reason``); ixp's registry refuses to
+    load such a schema (``ixp.registry.schema.compile_schemas``).
 
     ``patterns`` says what a ``pattern`` outside the subset Rust's ``regex`` matches exactly as
     ``re`` (look-around, back references, ...) does: ``"fallback"`` makes its intent a fallback,
@@ -195,8 +196,9 @@ class RenderTable:
         parameters: bytes,
         check_pattern: Callable[[str, str], bool] | None = None,
     ) -> bytes | tuple[str, bytes] | None:
-        """``ParameterValidator.validate`` of the JSON text ``parameters``: the props as JSON; or
-        ``(message, validationErrors as JSON)``; or None (take the Python path). KeyError for an
+        """Validation of the JSON text ``parameters`` alone (``ixp.registry.schema.Schemas.validate``):
+        the props (declared keys, schema order, defaults) as JSON; or ``(message, validationErrors
+        as JSON)``; or None (a number beyond 64 bits, a fallback intent). KeyError for an
         unknown intent."""
 
     def external_patterns(self, intent: str) -> list[tuple[str, str]]:

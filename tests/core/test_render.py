@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ixp._core import RenderTable
-from ixp.base.errors import IXPError
+from ixp.base.errors import ErrorCode, IXPError
 from ixp.registry import Registry, RegistryRef, parse_components, parse_intents
 from ixp.registry.definitions import Problems
 from ixp.render import Renderer, RenderPlan, render_request_decoder
@@ -28,8 +28,8 @@ from tests._support import example_components, example_intents
 
 
 def build_table(registry: Registry) -> RenderTable:
-    """The table the app builds for a registry (deprecated intents and intents without a
-    component are left out: the Python path answers them)."""
+    """The table the app builds for a registry: every intent (deprecated ones and those without a
+    component included: `render` declines them, the Python path answers them)."""
     return RenderPlan(registry).table
 
 
@@ -39,6 +39,7 @@ def make_registry(intents: list[dict[str, Any]], components: dict[str, Any]) -> 
         parse_intents({"intents": intents}, "intents", problems),
         parse_components({"components": components}, "components", problems),
         {},
+        patterns="python",  # the look-ahead pattern of `lookahead` is checked by Python's `re`
     )
     assert not problems.items, problems.items
     return registry
@@ -148,21 +149,27 @@ ORIGINS = [None, "https://shop.example.com", "http://localhost:3000", "https://e
 # -- the comparison ------------------------------------------------------------------------------
 
 
-def python_path(registry: Registry, body: bytes, origin: str | None) -> bytes | None:
-    """What the app answers with status 200, or None when it answers an error."""
+def python_answer(registry: Registry, body: bytes, origin: str | None) -> bytes | IXPError | None:
+    """What the Python path answers: the descriptor, the error, or None for a decoding error."""
     try:
         request = render_request_decoder.decode(body)
     # msgspec raises UnicodeDecodeError for invalid UTF-8 inside a decoded string (a 500 today).
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         return None
     if request.intent is None:
-        return None
+        return IXPError(ErrorCode.INVALID_REQUEST, "Missing required parameter 'intent.name'")
     try:
         return Renderer(RegistryRef(registry)).render(
             request.intent.name, request.intent.parameters, request.options, origin
         )
-    except IXPError:
-        return None
+    except IXPError as exc:
+        return exc
+
+
+def python_path(registry: Registry, body: bytes, origin: str | None) -> bytes | None:
+    """What the app answers with status 200, or None when it answers an error."""
+    answer = python_answer(registry, body, origin)
+    return answer if isinstance(answer, bytes) else None
 
 
 def canon(data: bytes) -> Any:
@@ -176,12 +183,21 @@ def canon(data: bytes) -> Any:
 
 
 def check(table: RenderTable, registry: Registry, body: bytes, origin: str | None = None) -> bytes | None:
-    """Assert parity for one request; return Rust's answer."""
+    """Assert parity for one request (`render`, and `render_outcome`'s answers and errors, against
+    the Python path); return `render`'s answer."""
     fast = table.render(body, origin)
-    slow = python_path(registry, body, origin)
+    answer = python_answer(registry, body, origin)
+    slow = answer if isinstance(answer, bytes) else None
     if fast is not None:
         assert slow is not None, f"Rust rendered what Python refuses: {body!r} origin={origin!r}"
         assert canon(fast) == canon(slow), f"different bodies for {body!r}:\n{fast!r}\n{slow!r}"
+    outcome = table.render_outcome(body, origin, registry.schemas.check_pattern)
+    if isinstance(outcome, bytes):
+        assert slow is not None and canon(outcome) == canon(slow), (body, origin, outcome, answer)
+    elif outcome is not None:
+        assert isinstance(answer, IXPError), (body, origin, outcome, answer)
+        details = None if answer.details is None else msgspec.json.encode(answer.details)
+        assert outcome == (answer.status, answer.code.value, answer.message, details), (body, origin)
     return fast
 
 
@@ -206,10 +222,20 @@ def all_rules(**params: Any) -> bytes | None:
 
 
 def test_table_shape() -> None:
-    assert len(RULES_TABLE) == 6  # the orphan has no envelope; deprecated intents are left out
-    assert RULES_TABLE.fast_intents == ["all_rules", "patterns", "bounds", "no_params", "restricted"]
+    assert len(RULES_TABLE) == 9  # every intent: the orphan (no envelope) and deprecated ones too
+    # Rendered in Rust when valid (`lookahead` too: `render` declines only the strings its
+    # Python-checked pattern must see, i.e. every string given to it).
+    assert RULES_TABLE.fast_intents == [
+        "all_rules",
+        "patterns",
+        "bounds",
+        "no_params",
+        "lookahead",
+        "restricted",
+    ]
     assert EXAMPLES_TABLE.fast_intents == [i for i in EXAMPLES.intents if i != "show_promo"]
-    assert "6 intents, 5 fast" in repr(RULES_TABLE)
+    assert "9 intents, 6 fast" in repr(RULES_TABLE)
+    assert RULES_TABLE.external_patterns("lookahead") == [("parameters.properties.p", "^(?=x)")]
 
 
 def test_valid_request_fills_defaults_in_schema_order() -> None:

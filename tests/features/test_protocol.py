@@ -8,7 +8,9 @@ import pytest
 from ixp.app import IXPApp
 from ixp.base.errors import ConfigError
 from ixp.base.settings import Settings
+from ixp.features import protocol as protocol_module
 from ixp.features.contribution import Contribution
+from ixp.render import Renderer
 from tests._support import asgi_client, example_intents, render_body
 
 
@@ -144,6 +146,45 @@ async def test_render_invalid_parameters_is_400_with_issues(client: httpx.AsyncC
         "Number must be less than or equal to 50 at 'limit'"
     )
     assert [i["code"] for i in error["details"]["validationErrors"]] == ["invalid_enum_value", "too_big"]
+
+
+async def test_render_errors_are_answered_by_rust_without_the_python_path(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def python_path(*args: object) -> None:
+        raise AssertionError("the Python render path ran")
+
+    monkeypatch.setattr(Renderer, "prepare", python_path)
+    monkeypatch.setattr(protocol_module, "render_request_decoder", None)  # decoding would fail
+    cases = [
+        (render_body("show_products", {"category": "books", "limit": 500}), 400, "INVALID_REQUEST"),
+        (render_body("weather_forecast", {}), 400, "INVALID_REQUEST"),
+        (render_body("nope", {}), 404, "INTENT_NOT_SUPPORTED"),
+        ({"intent": {"parameters": {}}}, 400, "INVALID_REQUEST"),
+    ]
+    for body, status, code in cases:
+        response = await client.post("/ixp/render", json=body)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
+        assert response.json()["error"]["requestId"] == response.headers["x-request-id"]
+    response = await client.post(
+        "/ixp/render", json=render_body("show_products", {"category": "books", "limit": 500})
+    )
+    assert response.json()["error"]["message"] == (
+        "Parameter validation failed: Number must be less than or equal to 50 at 'limit'"
+    )
+    assert response.json()["error"]["details"] == {
+        "validationErrors": [
+            {
+                "code": "too_big",
+                "maximum": 50,
+                "type": "number",
+                "inclusive": True,
+                "exact": False,
+                "message": "Number must be less than or equal to 50",
+                "path": ["limit"],
+            }
+        ]
+    }
 
 
 async def test_render_origin_rules(client: httpx.AsyncClient) -> None:

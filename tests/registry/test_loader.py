@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ixp.base.errors import ConfigError
+from ixp.base.errors import ConfigError, IXPError
 from ixp.base.settings import Settings
 from ixp.registry import load_registry
 from ixp.render import RenderPlan
@@ -94,6 +94,39 @@ def test_bad_pattern_names_the_intent_and_pattern(write_registry) -> None:  # ty
     intents["intents"][2]["patterns"] = ["weather in (?P<city"]
     found = problems(write_registry, intents=intents)
     assert "weather_forecast" in found[0] and "weather in (?P<city" in found[0]
+
+
+def test_a_pattern_outside_the_linear_subset_stops_the_load_unless_python_checks_it(write_registry) -> None:  # type: ignore[no-untyped-def]
+    intents = example_intents()
+    intents["intents"][1]["parameters"]["properties"]["code"] = {"type": "string", "pattern": r"^(?!x)\w+$"}
+    intents["intents"][3]["parameters"]["properties"]["ref"] = {"type": "string", "pattern": r"(a)\1"}
+    intents["intents"][4]["priority"] = "high"
+    intents_path, components_path = write_registry(intents=intents)
+    with pytest.raises(ConfigError) as info:
+        load_registry(Settings(intents=str(intents_path), components=str(components_path)))
+    found = info.value.problems
+    assert len(found) == 3  # in file order, with the other problems
+    assert found[0].startswith(f"{intents_path}: intents[1] ('show_products'): ")
+    assert r"parameters.properties.code.pattern '^(?!x)\\w+$': look-around" in found[0]
+    assert "IXP_SCHEMA_PATTERNS=python" in found[0]
+    assert (
+        "intents[3]" in found[1] and r"parameters.properties.ref.pattern '(a)\\1': backreferences" in found[1]
+    )
+    assert "intents[4]" in found[2] and "field 'priority'" in found[2]
+    del intents["intents"][4]["priority"]
+    intents_path, components_path = write_registry(intents=intents)
+    settings = Settings(intents=str(intents_path), components=str(components_path), schema_patterns="python")
+    schemas = load_registry(settings).schemas
+    assert schemas.validate("show_products", {"category": "books", "code": "ab"})["code"] == "ab"
+    with pytest.raises(IXPError, match="Invalid at 'code'"):
+        schemas.validate("show_products", {"category": "books", "code": "xb"})
+
+
+def test_schema_patterns_setting() -> None:
+    assert Settings().schema_patterns == "reject"
+    assert Settings.from_env({"IXP_SCHEMA_PATTERNS": "python"}).schema_patterns == "python"
+    with pytest.raises(ConfigError, match="IXP_SCHEMA_PATTERNS: expected reject or python"):
+        Settings.from_env({"IXP_SCHEMA_PATTERNS": "re"})
 
 
 @pytest.mark.parametrize(

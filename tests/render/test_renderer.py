@@ -9,8 +9,8 @@ import pytest
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.base.settings import Settings
 from ixp.registry import RegistryRef, load_registry
+from ixp.registry.envelope import ttl_seconds
 from ixp.render import Renderer
-from ixp.render.descriptor import ttl_seconds
 
 
 def test_the_plan_follows_the_registry_swap() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 
 def utc_now_iso() -> str:
-    return iso_ms(datetime.now(timezone.utc))
+    # Every error envelope carries one: formatted from the clock directly, without a datetime.
+    seconds, ms = divmod(time.time_ns() // 1_000_000, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
 
 
 def iso_ms(moment: datetime) -> str:

@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_message_chars: int = 4096
     max_batch_messages: int = 1000
     fallback_intent: str | None = None
+    # Parameter schemas: a `pattern` outside Rust's linear-time regex subset stops the load
+    # ("reject") or is matched by Python's `re` on strings of at most 1,000 characters ("python").
+    schema_patterns: str = "reject"
     # Access control (README, "Security").
     api_keys_file: str | None = None  # lines: name sha256-digest scope,scope
     api_keys: str | None = None  # the same lines, in the variable itself
@@ -123,6 +126,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "log_format",
             "http",
             "provider_errors",
+            "schema_patterns",
             "mount_path",
             "users_api",
         ):
@@ -183,6 +187,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             problems.append(f"IXP_USERS_API: expected keys or loopback, got '{values['users_api']}'")
         if values.get("provider_errors", "omit") not in ("omit", "fail"):
             problems.append(f"IXP_PROVIDER_ERRORS: expected omit or fail, got '{values['provider_errors']}'")
+        if values.get("schema_patterns", "reject") not in ("reject", "python"):
+            problems.append(
+                f"IXP_SCHEMA_PATTERNS: expected reject or python, got '{values['schema_patterns']}'"
+            )
         mount = values.get("mount_path", "/ixp")
         if not _MOUNT.fullmatch(mount) or mount == "/api" or mount.startswith("/api/"):
             problems.append(

@@ -3,8 +3,8 @@
 `POST /api/intents/process` and `/api/intents/process/batch`. Matching is one Rust call (one pass
 over every pattern); its result is cached in the Rust `LruCache` under the normalized message, the
 same normalization the matcher applies, so a cached answer is exactly what matching would give.
-Captured strings are converted to the parameter schema's types, then validated and rendered exactly
-as `/ixp/render` does (docs/protocol.md §9).
+Captured strings are converted to the parameter schema's types, then validated (by the registry's
+Rust schemas) and rendered exactly as `/ixp/render` does (docs/protocol.md §9).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from ixp.http.body import decode_json_body
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
 from ixp.registry.reference import Commit, RegistryRef
-from ixp.registry.schema import validation_error
 from ixp.registry.version import Registry
 from ixp.render.renderer import Renderer
 from ixp.storage.service import StorageService
@@ -84,7 +83,10 @@ def convert_captures(registry: Registry, intent_name: str, captures: dict[str, s
                 }
             )
     if issues:
-        raise validation_error(issues)
+        parts = ", ".join(f"{issue['message']} at '{issue['path'][0]}'" for issue in issues)
+        raise IXPError(
+            ErrorCode.INVALID_REQUEST, "Parameter validation failed: " + parts, {"validationErrors": issues}
+        )
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -81,21 +81,39 @@ def protocol(
 
         return RouteSpec("GET", path, handler, name=name, body_of=body_of)
 
-    def render_lane(headers: HeaderMap, body: bytes, origin: str | None) -> Response | None:
-        # The success path in Rust; anything it does not answer (every error, intents the table
-        # leaves out) takes `render`, which produces the exact result or error.
+    def rust_outcome(body: bytes, origin: str | None) -> Response | IXPError | None:
+        """Rust's whole answer to a render: the descriptor, the protocol's error, or None for what
+        only Python answers (msgspec's decoding errors, deprecated intents, provider data)."""
+        plan = renderer.plan
+        outcome = plan.table.render_outcome(body, origin, plan.registry.schemas.check_pattern)
+        if isinstance(outcome, bytes):
+            return Response(200, [("content-type", JSON_CONTENT_TYPE)], outcome)
+        if outcome is None:
+            return None
+        _, code, message, details = outcome
+        raw = None if details is None else cast(dict[str, Any], msgspec.Raw(details))
+        return IXPError(ErrorCode[code], message, raw)
+
+    def render_lane(headers: HeaderMap, body: bytes, origin: str | None) -> Response | IXPError | None:
+        # A valid render in one Rust call (`render`: the cheapest path); then, for anything it
+        # declines, Rust's full outcome, errors included: an invalid render is answered here too,
+        # without Python decoding or validation (the pipeline writes the envelope and counts it).
         if headers.get("content-type") not in COMMON_JSON_CONTENT_TYPES:
             return None
         fast = renderer.plan.table.render(body, origin)
-        return None if fast is None else Response(200, [("content-type", JSON_CONTENT_TYPE)], fast)
+        if fast is not None:
+            return Response(200, [("content-type", JSON_CONTENT_TYPE)], fast)
+        return rust_outcome(body, origin)
 
     def decode_render(request: Request) -> tuple[Response | None, Any]:
-        """The Rust answer to a render (valid, no provider data), or its decoded body."""
+        """Rust's answer to a render (the error raised), or the decoded body for the Python path."""
         headers = request.headers
         check_json_content_type(headers.get("content-type"))
-        fast = renderer.plan.table.render(request.body, headers.get("origin"))
-        if fast is not None:
-            return Response(200, [("content-type", JSON_CONTENT_TYPE)], fast), None
+        outcome = rust_outcome(request.body, headers.get("origin"))
+        if isinstance(outcome, IXPError):
+            raise outcome
+        if outcome is not None:
+            return outcome, None
         body = decode_json_body(request, render_request_decoder)
         if body.intent is None:
             raise IXPError(ErrorCode.INVALID_REQUEST, "Missing required parameter 'intent.name'")

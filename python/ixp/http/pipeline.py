@@ -108,7 +108,7 @@ class Pipeline:
         start = monotonic_ns()
         rid = self._request_id(headers)
         origin = headers.get("origin")
-        route = response = body = None
+        route = body = None
         if method != "GET" and (
             origin is None or self._allowed_origins is None or origin in self._allowed_origins
         ):
@@ -118,15 +118,20 @@ class Pipeline:
                 # Only a small declared body: it is already in Granian's buffer (no timeout needed).
                 if raw is not None and len(raw) < 6 and raw.isdecimal() and int(raw) <= self._lane_body_max:
                     body = await interface.read_declared(source)
-                    response = route.lane(headers, body, origin)  # type: ignore[misc]
-        if response is None:
-            route, response, error_code, limit_headers = await self._dispatch(
-                method, path, headers, scope, source, interface, rid, body
-            )
-            return self.finish(
-                response, method, path, headers, origin, rid, route, start, error_code, limit_headers
-            )
-        return self.finish(response, method, path, headers, origin, rid, route, start)
+                    answer = route.lane(headers, body, origin)  # type: ignore[misc]
+                    if type(answer) is Response:
+                        return self.finish(answer, method, path, headers, origin, rid, route, start)
+                    if isinstance(answer, IXPError):  # the envelope of a domain error, counted
+                        return self.finish(
+                            error_response(answer, rid), method, path, headers, origin, rid, route, start,
+                            answer.code.value,
+                        )  # fmt: skip
+        route, response, error_code, limit_headers = await self._dispatch(
+            method, path, headers, scope, source, interface, rid, body
+        )
+        return self.finish(
+            response, method, path, headers, origin, rid, route, start, error_code, limit_headers
+        )
 
     async def respond(
         self, method: str, path: str, headers: HeaderMap, scope: Any, source: Any, interface: Interface

@@ -1,18 +1,19 @@
 """Intent and component definitions in the SDK's file format (docs/protocol.md §3.1, §3.2).
 
 Each definition is checked once, at load time, and compiled into what the request path needs: the
-parameter validator, the allowed-origin set, the TTL, the pre-encoded render envelope.
+allowed-origin set, the flags of the TTL; the parameter schemas are compiled per version in Rust
+(`registry/schema.py`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ixp.registry.schema import SCHEMA_TYPES, ParameterValidator, SchemaError, js_type
-
+SCHEMA_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
 FRAMEWORKS = ("react", "vue", "vanilla")
 DEFAULT_SECURITY_POLICY: Mapping[str, Any] = MappingProxyType(
     {"allowEval": False, "sandboxed": True, "maxBundleSize": "200KB"}
@@ -35,6 +36,26 @@ _TTI = re.compile(r"^\d+(\.\d+)?(ms|s)$")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)(KB|MB)$")
 
 
+def js_type(value: Any) -> str:
+    """The type name Zod reports as `received`."""
+    kind = type(value)
+    if kind is str:
+        return "string"
+    if kind is bool:
+        return "boolean"
+    if kind is int:
+        return "number"
+    if kind is float:
+        return "nan" if math.isnan(value) else "number"
+    if kind is dict:
+        return "object"
+    if kind is list:
+        return "array"
+    if value is None:
+        return "null"
+    return "unknown"
+
+
 class Problems:
     """Collects every problem of a load, each prefixed with where it was found."""
 
@@ -43,6 +64,12 @@ class Problems:
 
     def add(self, where: str, message: str) -> None:
         self.items.append(f"{where}: {message}")
+
+    def insert(self, found: list[tuple[int, str, str]]) -> None:
+        """Problems found later, as `(position, where, message)` in position order, each at the
+        position `len(items)` had when its entry was checked."""
+        for position, where, message in reversed(found):
+            self.items.insert(position, f"{where}: {message}")
 
 
 def _require_text(definition: dict[str, Any], field: str, where: str, problems: Problems) -> str | None:
@@ -183,7 +210,8 @@ def _check_security_policy(policy: Any, where: str, problems: Problems) -> None:
 
 
 class Intent:
-    """A registered intent: the served definition plus everything compiled from it."""
+    """A registered intent: the served definition plus what is read from it. `source` says where it
+    was defined (the file and entry, in load problems)."""
 
     __slots__ = (
         "component",
@@ -193,14 +221,14 @@ class Intent:
         "name",
         "patterns",
         "priority",
-        "validator",
+        "source",
     )
 
-    def __init__(self, definition: dict[str, Any], validator: ParameterValidator) -> None:
+    def __init__(self, definition: dict[str, Any], source: str = "") -> None:
         self.definition = definition
         self.name: str = definition["name"]
         self.component: str = definition["component"]
-        self.validator = validator
+        self.source = source or f"intent {self.name!r}"
         self.deprecated = definition.get("deprecated") is True
         self.crawlable = definition.get("crawlable") is True
         self.patterns: list[str] = list(definition.get("patterns", []))
@@ -222,11 +250,7 @@ def check_intent(raw: Any, where: str, problems: Problems) -> Intent | None:
     priority = raw.get("priority", 0)
     if type(priority) is not int:
         problems.add(where, f"field 'priority' must be an integer, got {js_type(priority)}")
-    validator = None
-    try:
-        validator = ParameterValidator(raw.get("parameters"))
-    except SchemaError as exc:
-        problems.add(where, str(exc))
-    if len(problems.items) != before or validator is None:
+    # `parameters` is compiled with the registry's other schemas (`registry/schema.py`).
+    if len(problems.items) != before:
         return None
-    return Intent(raw, validator)
+    return Intent(raw, where)

@@ -1,5 +1,5 @@
 """Reading the registry files (or the bundled examples) into a `Registry`, every problem reported
-together with its file, entry and field."""
+together with its file, entry and field (the parameter schemas' too: they are compiled here, once)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import msgspec
 from ixp.base.errors import ConfigError
 from ixp.base.settings import Settings
 from ixp.registry.definitions import Component, Intent, Problems, check_component, check_intent
+from ixp.registry.schema import compile_schemas, schema_warnings
 from ixp.registry.version import Registry
 
 log = logging.getLogger("ixp.registry")
@@ -42,7 +43,11 @@ def _bundled(name: str) -> tuple[Any, str]:
     return msgspec.json.decode(resource.read_bytes()), f"<bundled examples/{name}>"
 
 
-def parse_intents(document: Any, label: str, problems: Problems) -> list[Intent]:
+def parse_intents(
+    document: Any, label: str, problems: Problems, positions: dict[str, int] | None = None
+) -> list[Intent]:
+    """The intents whose definitions are right (their schemas are compiled with the registry);
+    `positions` receives, per intent, where its schema problems go in `problems`."""
     if not isinstance(document, dict) or not isinstance(document.get("intents"), list):
         problems.add(label, 'expected a JSON object with an "intents" array')
         return []
@@ -58,8 +63,10 @@ def parse_intents(document: Any, label: str, problems: Problems) -> list[Intent]
             problems.add(where, f"duplicate intent name {intent.name!r}")
             continue
         seen.add(intent.name)
-        for warning in intent.validator.warnings:
+        for warning in schema_warnings(raw.get("parameters")):
             log.warning("%s: %s", where, warning)
+        if positions is not None:
+            positions[intent.name] = len(problems.items)
         intents.append(intent)
     return intents
 
@@ -88,6 +95,7 @@ def load_registry(settings: Settings, version: int = 1) -> Registry:
     """Read, validate and build a registry; every problem found is reported together. `version`
     numbers it (the next number when hot reload replaces a version)."""
     problems = Problems()
+    positions: dict[str, int] = {}
     intents_path = Path(settings.intents).resolve() if settings.intents else None
     components_path = Path(settings.components).resolve() if settings.components else None
     theme_path = Path(settings.theme).resolve() if settings.theme else None
@@ -95,7 +103,7 @@ def load_registry(settings: Settings, version: int = 1) -> Registry:
     document, label = (
         (_read_json(intents_path, "intents"), str(intents_path)) if intents_path else _bundled("intents.json")
     )
-    intents = parse_intents(document, label, problems)
+    intents = parse_intents(document, label, problems, positions)
     document, label = (
         (_read_json(components_path, "components"), str(components_path))
         if components_path
@@ -107,6 +115,10 @@ def load_registry(settings: Settings, version: int = 1) -> Registry:
         theme = _read_json(theme_path, "theme")
         if not isinstance(theme, dict):
             problems.add(str(theme_path), "expected a JSON object (the theme)")
+    schemas = compile_schemas(intents, {c.name: c for c in components}, settings.schema_patterns)
+    problems.insert(
+        [(positions[i.name], i.source, p) for i in intents for p in schemas.problems.get(i.name, ())]
+    )
     if problems.items:
         raise ConfigError(problems.items)
     return Registry(
@@ -116,4 +128,5 @@ def load_registry(settings: Settings, version: int = 1) -> Registry:
         theme,
         (intents_path, components_path, theme_path),
         version,
+        schemas,
     )

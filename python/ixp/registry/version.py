@@ -1,7 +1,8 @@
 """One registry version: intents, components and theme, validated whole and immutable once built.
 
 What only changes when the registry changes is computed here, once per version: the
-`/ixp/intents`, `/ixp/components` and `/ixp/theme` bodies with their ETags and the pattern matcher.
+`/ixp/intents`, `/ixp/components` and `/ixp/theme` bodies with their ETags, the pattern matcher and
+the parameter schemas compiled in Rust with the render envelopes (`schemas`).
 Layers above derive their own per-version state through the swap listeners of `RegistryRef`
 (the render plan) or `derived` (bodies computed on first use).
 """
@@ -18,6 +19,7 @@ from ixp.base.clock import iso_ms
 from ixp.base.errors import ConfigError
 from ixp.registry.bodies import CachedBody
 from ixp.registry.definitions import Component, Intent
+from ixp.registry.schema import Schemas, compile_schemas
 
 log = logging.getLogger("ixp.registry")
 
@@ -28,6 +30,8 @@ class Registry:
     """One consistent version of intents, components and theme, plus what is derived from them.
 
     `version` numbers the versions a process has served (1, 2, … as hot reload swaps them in).
+    `schemas` are compiled here when not given (`patterns`: the `IXP_SCHEMA_PATTERNS` policy); a
+    schema that does not compile is a `ConfigError`.
     """
 
     def __init__(
@@ -38,6 +42,9 @@ class Registry:
         configured_theme: dict[str, Any] | None = None,
         sources: tuple[Path | None, Path | None, Path | None] = (None, None, None),
         version: int = 1,
+        schemas: Schemas | None = None,
+        *,
+        patterns: str = "reject",
     ) -> None:
         self.version = version
         self.loaded_at = datetime.now(timezone.utc)
@@ -62,6 +69,12 @@ class Registry:
                     intent.component,
                 )
         self.matcher = _build_matcher(intents)
+        if schemas is None:
+            schemas = compile_schemas(intents, self.components, patterns)
+            found = [f"{i.source}: {p}" for i in intents for p in schemas.problems.get(i.name, ())]
+            if found:
+                raise ConfigError(found)
+        self.schemas = schemas
 
     def bodies(self) -> tuple[CachedBody, ...]:
         """The bodies encoded at build time (compressed ahead of traffic at start-up)."""

@@ -1,8 +1,9 @@
 """Intent → component descriptor: the resolution pipeline of `POST /ixp/render` (docs/protocol.md §4).
 
 A `RenderPlan` is what one registry version needs to render: each intent's encoded envelope and
-the Rust `RenderTable` (the success path: parse, validate, fill defaults, merge `options`, write
-bytes). The `Renderer` service holds the plan of the version being served and replaces it with the
+the Rust `RenderTable` compiled with the registry (`registry/schema.py`): it answers a request
+whole — the descriptor, or the protocol's error with Zod's issues — and validates the parameters of
+the Python path. The `Renderer` service holds the plan of the version being served and replaces it with the
 registry (a swap listener), so a request reads one plan and sees one version.
 """
 
@@ -18,7 +19,6 @@ from ixp.base.errors import ConfigError, ErrorCode, IXPError
 from ixp.registry.definitions import Component, Intent
 from ixp.registry.reference import Commit, RegistryRef
 from ixp.registry.version import Registry
-from ixp.render.descriptor import render_envelope
 from ixp.render.providers import DataProviders, ProviderContext
 
 log = logging.getLogger("ixp.render")
@@ -43,42 +43,25 @@ render_request_decoder = msgspec.json.Decoder(RenderRequest)
 class RenderPlan:
     """One registry version's render state: envelopes, the Rust table, and which deprecated intents
     have been warned about (once per intent and version: a log line per request would cost more
-    than the render)."""
+    than the render).
+
+    The table is the registry's own, except with intents a data provider serves (`with_data`):
+    their errors are answered in Rust, their success is declined (the data is fetched in Python).
+    """
 
     __slots__ = ("deprecation_warned", "envelopes", "registry", "table")
 
     def __init__(self, registry: Registry, with_data: frozenset[str] = frozenset()) -> None:
         self.registry = registry
-        self.envelopes: dict[str, tuple[bytes, bytes]] = {}
-        for intent in registry.intents.values():
-            component = registry.components.get(intent.component)
-            if component is not None:
-                self.envelopes[intent.name] = render_envelope(intent, component)
-        self.table = _build_render_table(registry, self.envelopes, with_data)
+        schemas = registry.schemas
+        self.envelopes: dict[str, tuple[bytes, bytes]] = schemas.envelopes
+        self.table: RenderTable = schemas.table
+        if with_data:
+            try:
+                self.table = schemas.table_declining(with_data)
+            except ValueError as exc:
+                raise ConfigError(f"render table: {exc}") from None
         self.deprecation_warned: set[str] = set()
-
-
-def _build_render_table(
-    registry: Registry, envelopes: dict[str, tuple[bytes, bytes]], with_data: frozenset[str]
-) -> RenderTable:
-    """The Rust success path. Intents it must not answer are left out, so the Python path serves
-    them: no component (404), deprecated (the warning is logged in Python), and intents a data
-    provider serves (its data is fetched in Python)."""
-    rows = []
-    for intent in registry.intents.values():
-        envelope = envelopes.get(intent.name)
-        component = registry.components.get(intent.component)
-        if envelope is None or component is None or intent.deprecated or component.deprecated:
-            continue
-        if intent.name in with_data:
-            continue
-        origins = None if component.any_origin else sorted(component.allowed_origins)
-        schema = _encode(intent.definition["parameters"]).decode()
-        rows.append((intent.name, schema, envelope[0], envelope[1], origins))
-    try:
-        return RenderTable(rows)
-    except ValueError as exc:
-        raise ConfigError(f"render table: {exc}") from None
 
 
 class Prepared(msgspec.Struct, gc=False):
@@ -167,7 +150,7 @@ class Renderer:
         if intent is None:
             raise IXPError(ErrorCode.INTENT_NOT_SUPPORTED, f"Intent '{name}' not found")
         # Absent parameters mean "none given": intents without required fields render.
-        props = intent.validator.validate({} if parameters is msgspec.UNSET else parameters)
+        props = registry.schemas.validate(name, {} if parameters is msgspec.UNSET else parameters)
         envelope = plan.envelopes.get(name)
         if envelope is None or component is None:
             raise IXPError(ErrorCode.COMPONENT_NOT_FOUND, f"Component '{intent.component}' not found")

@@ -1,5 +1,6 @@
-//! The Rust validator and render pipeline against the Python reference: the fixtures written by
-//! `scripts/gen_validation_cases.py` from `ixp.validation.ParameterValidator` and `ixp.render`.
+//! The Rust validator and render pipeline against the reference fixtures, written by the former
+//! Python validator and `ixp.render` (now edited by hand; pytest runs the keyword table too:
+//! `tests/registry/test_validation_cases.py`).
 //!
 //! `validation_cases.json`: each case is checked twice: `RenderTable::validate` (props, or the
 //! issues' JSON byte for byte and the joined message), and `RenderTable::render_outcome` of a

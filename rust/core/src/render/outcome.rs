@@ -145,7 +145,14 @@ impl<'j> Request<'j> {
                 "intent" => {
                     intent = match value {
                         Value::Null => None,
-                        Value::Object(o) => Some(*o),
+                        // Every `name`, even of an `intent` a later one replaces.
+                        Value::Object(o)
+                            if o.iter().all(|(k, v)| {
+                                k.as_str() != "name" || matches!(v, Value::Str(_))
+                            }) =>
+                        {
+                            Some(*o)
+                        }
                         _ => return None,
                     }
                 }

@@ -156,6 +156,9 @@ fn declined() {
         r#"{"intent":5}"#,
         r#"{"intent":{"name":5}}"#,
         r#"{"intent":{"name":null}}"#,
+        // msgspec type-checks every occurrence, even one a later member replaces.
+        r#"{"intent":{"name":"shop","name":null},"intent":null}"#,
+        r#"{"intent":{"name":5},"intent":{"name":"shop"}}"#,
         r#"{"intent":{"name":"shop"},"options":"x"}"#,
         // msgspec keeps it as a Python int: Python's to judge.
         r#"{"intent":{"name":"shop","parameters":{"q":123456789012345678901234567890}}}"#,

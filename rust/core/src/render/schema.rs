@@ -75,28 +75,53 @@ impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = &self.at;
         match &self.kind {
-            SchemaErrorKind::NotASchemaObject => write!(f, "{at}: not a JSON-Schema object"),
-            SchemaErrorKind::TopNotObject => write!(f, r#"{at}: "type" is not "object""#),
-            SchemaErrorKind::PropertiesNotObject => write!(f, "{at}.properties: not an object"),
-            SchemaErrorKind::RequiredNotNames => write!(f, "{at}.required: not a list of names"),
-            SchemaErrorKind::RequiredUndeclared(name) => {
-                write!(f, "{at}.required: {name:?} is not declared")
+            SchemaErrorKind::NotASchemaObject if at == "parameters" => {
+                write!(
+                    f,
+                    r#"{at}: must be a JSON-Schema object with "type": "object""#
+                )
             }
-            SchemaErrorKind::EnumNotList => write!(f, "{at}.enum: not a list"),
-            SchemaErrorKind::EnumEmpty => write!(f, "{at}.enum: empty"),
-            SchemaErrorKind::EnumNotStrings => write!(f, "{at}.enum: not a list of strings"),
+            SchemaErrorKind::NotASchemaObject => write!(f, "{at}: expected a JSON-Schema object"),
+            SchemaErrorKind::TopNotObject => {
+                write!(
+                    f,
+                    r#"{at}: must be a JSON-Schema object with "type": "object""#
+                )
+            }
+            SchemaErrorKind::PropertiesNotObject => {
+                write!(f, "{at}.properties: expected an object")
+            }
+            SchemaErrorKind::RequiredNotNames => {
+                write!(f, "{at}.required: expected a list of property names")
+            }
+            SchemaErrorKind::RequiredUndeclared(name) => {
+                write!(f, "{at}.required: {name:?} not declared in properties")
+            }
+            SchemaErrorKind::EnumNotList
+            | SchemaErrorKind::EnumEmpty
+            | SchemaErrorKind::EnumNotStrings => {
+                write!(f, "{at}.enum: expected a non-empty list of strings")
+            }
             SchemaErrorKind::NotNonNegativeInt(key) => {
-                write!(f, "{at}.{key}: not a non-negative integer")
+                write!(f, "{at}.{key}: expected a non-negative integer")
             }
             SchemaErrorKind::BoundNotFinite(key) => {
-                write!(f, "{at}.{key}: not a finite number (or too large)")
+                write!(
+                    f,
+                    "{at}.{key}: expected a finite number (an integer within 64 bits)"
+                )
             }
-            SchemaErrorKind::PatternNotString => write!(f, "{at}.pattern: not a string"),
+            SchemaErrorKind::PatternNotString => {
+                write!(f, "{at}.pattern: expected a regular expression string")
+            }
             SchemaErrorKind::UnsupportedPattern { pattern, reason } => {
                 write!(f, "{at}.pattern {pattern:?}: {reason}")
             }
             SchemaErrorKind::DefaultOutOfRange => {
-                write!(f, "{at}.default: a number outside i64/u64 or not finite")
+                write!(
+                    f,
+                    "{at}.default: expected numbers within 64-bit integers or finite"
+                )
             }
             SchemaErrorKind::TooDeep => write!(f, "{at}: nested too deep"),
         }

@@ -1,5 +1,5 @@
 """The component descriptor a render answers with: its cache TTL and its encoded envelope
-(docs/protocol.md §4.4, §4.5)."""
+(docs/protocol.md §4.4, §4.5), computed once per registry version with the compiled schemas."""
 
 from __future__ import annotations
 
