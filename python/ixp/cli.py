@@ -22,6 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+
 from ixp.base.errors import ConfigError
 from ixp.base.settings import Settings
 
@@ -190,7 +192,14 @@ def validate(args: argparse.Namespace) -> int:
 
     intents_path = str(Path(args.intents).resolve())
     components_path = str(Path(args.components).resolve())
-    settings = Settings(intents=args.intents, components=args.components, theme=args.theme)
+    try:  # the environment's loading settings (IXP_SCHEMA_PATTERNS, …) apply, the files are the flags'
+        base = Settings.from_env()
+    except ConfigError as exc:
+        sys.stderr.writelines(f"  - {problem}\n" for problem in exc.problems)
+        return 2
+    settings = msgspec.structs.replace(
+        base, intents=args.intents, components=args.components, theme=args.theme
+    )
     problems: list[str] = []
     warnings: list[str] = []
     registry = None
