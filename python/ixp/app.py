@@ -23,6 +23,7 @@ from ixp.features.processing import IntentProcessor, processing
 from ixp.features.protocol import protocol
 from ixp.features.storage import storage
 from ixp.features.users import users
+from ixp.features.web import web
 from ixp.http.adapters import ServerAdapters
 from ixp.http.compression import Compressor
 from ixp.http.pipeline import Pipeline
@@ -71,6 +72,8 @@ class IXPApp(ServerAdapters):
             RateLimit(settings, ClientAddress(settings.trusted_proxies)) if settings.rate_limit else None
         )
 
+        # The router is filled below; the OpenAPI description reads it when a version's spec is built.
+        self.router = Router()
         # Features and what they contribute. Order only decides the order of start-up hooks (and
         # reverse shutdown): storage opens before anything that could use it.
         features = [
@@ -79,6 +82,7 @@ class IXPApp(ServerAdapters):
             crawler(self.registry, extensions.sources, settings.provider_timeout, mount),
             processing(self.processor),
             users(self.storage),
+            web(settings, self.registry, self.compressor, self.router.documented),
             *extensions.contributions,
             *extra,
         ]
@@ -99,7 +103,6 @@ class IXPApp(ServerAdapters):
             watcher = RegistryWatcher(settings, self.registry)
             features.append(Contribution("reload", on_startup=[watcher.start], on_shutdown=[watcher.stop]))
 
-        self.router = Router()
         for feature in features:
             for listener in feature.registry_listeners:
                 self.registry.subscribe(listener)

@@ -5,13 +5,16 @@ email 409, database down 503) and are answered by the HTTP boundary."""
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
 
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.features.contribution import Contribution
+from ixp.features.schemas import SHARED, query
 from ixp.http.body import decode_json_body
+from ixp.http.openapi import Operation, Reply, ref
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
 from ixp.storage.base import Session, UnknownUser, User
@@ -77,6 +80,88 @@ def _positive(request: Request, name: str, default: int, maximum: int) -> int:
     return int(raw)
 
 
+_TAGS = ("users",)
+_ID = MappingProxyType(
+    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "user id"}
+)
+CREATE_DOC = Operation(
+    "Create a user",
+    _TAGS,
+    request={
+        "type": "object",
+        "required": ["email", "name"],
+        "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
+    },
+    responses={201: Reply("The user (its URL in `Location`)", ref("User"))},
+    errors=("CONFLICT", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
+LIST_DOC = Operation(
+    "Users by ids (`ids=1,2,3`), or a page of users, newest first",
+    _TAGS,
+    parameters=(
+        query("ids", {"type": "string"}, f"comma-separated ids, at most {MAX_IDS}"),
+        query("page", {"type": "string"}, "an integer ≥ 1"),
+        query("limit", {"type": "string"}, f"an integer from 1 to {MAX_LIMIT}"),
+    ),
+    responses={
+        200: Reply(
+            "The users",
+            {
+                "type": "object",
+                "required": ["users", "total"],
+                "properties": {
+                    "users": {"type": "array", "items": ref("User")},
+                    "total": {"type": "integer"},
+                },
+            },
+        )
+    },
+    errors=("INVALID_REQUEST", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
+GET_DOC = Operation(
+    "One user",
+    _TAGS,
+    parameters=(_ID,),
+    responses={200: Reply("The user", ref("User"))},
+    errors=("INVALID_REQUEST", "USER_NOT_FOUND", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
+SESSION_DOC = Operation(
+    "A user and their current session",
+    _TAGS,
+    parameters=(_ID,),
+    responses={
+        200: Reply(
+            "The user and the session (null when none)",
+            {
+                "type": "object",
+                "required": ["user", "session"],
+                "properties": {
+                    "user": ref("User"),
+                    "session": {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["id", "createdAt", "lastSeenAt", "recentIntents", "intentCount"],
+                            },
+                        ]
+                    },
+                },
+            },
+        )
+    },
+    errors=("INVALID_REQUEST", "USER_NOT_FOUND", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
+
+
 def users(storage: StorageService) -> Contribution:
 
     async def create(request: Request) -> Response:
@@ -132,9 +217,9 @@ def users(storage: StorageService) -> Contribution:
     return Contribution(
         "users",
         routes=[
-            RouteSpec("POST", "/api/users", create),
-            RouteSpec("GET", "/api/users", listing),
-            RouteSpec("GET", "/api/users/{id}", get_one),
-            RouteSpec("GET", "/api/users/{id}/session", session),
+            RouteSpec("POST", "/api/users", create, doc=CREATE_DOC),
+            RouteSpec("GET", "/api/users", listing, doc=LIST_DOC),
+            RouteSpec("GET", "/api/users/{id}", get_one, doc=GET_DOC),
+            RouteSpec("GET", "/api/users/{id}/session", session, doc=SESSION_DOC),
         ],
     )
