@@ -279,12 +279,12 @@ def crawler(
         "Crawlable intents and components, paged",
         ("crawler",),
         parameters=(
-            query("limit", {"type": "string"}, "an integer from 1 to 1000 (default 100)"),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "default 100"),
             query("cursor", {"type": "string"}, "the previous page's `pagination.nextCursor`"),
-            query("type", {"type": "string"}, "`intent` or `component`"),
+            query("type", {"enum": ["intent", "component"]}),
             query("lastUpdated", {"type": "string"}, "ISO-8601: items updated since then"),
-            query("format", {"type": "string"}, "`json`"),
-            query("includeMetadata", {"type": "string"}, "`true`: add a `metadata` object"),
+            query("format", {"enum": ["json"]}),
+            query("includeMetadata", {"enum": ["true", "false"]}, "`true`: add a `metadata` object"),
         ),
         responses={
             200: Reply(

@@ -298,6 +298,7 @@ PROCESS_DOC = Operation(
     },
     responses={200: Reply("The matched intent and its descriptor", ref("Processed"))},
     errors=("NO_INTENT_MATCHED", "USER_NOT_FOUND", "STORAGE_UNAVAILABLE", *_RENDER_ERRORS),
+    example=MappingProxyType({"message": "weather in Lisbon for 5 days"}),
     auth=True,
     schemas=SHARED,
 )
@@ -341,6 +342,7 @@ BATCH_DOC = Operation(
         )
     },
     errors=("USER_NOT_FOUND", "STORAGE_UNAVAILABLE", "DATA_PROVIDER_ERROR", "TIMEOUT_ERROR"),
+    example=MappingProxyType({"messages": ["weather in Lisbon", "top 3 books", "hello"]}),
     auth=True,
     schemas=SHARED,
 )

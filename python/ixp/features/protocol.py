@@ -256,8 +256,8 @@ def protocol(
         "Intents for a chat's first screen",
         ("bootstrap",),
         parameters=(
-            query("featured", {"type": "string"}, "`true`: featured intents only"),
-            query("limit", {"type": "string"}, "an integer; at most this many (0: all)"),
+            query("featured", {"enum": ["true", "false"]}, "`true`: featured intents only"),
+            query("limit", {"type": "integer", "minimum": 0}, "at most this many (0: all)"),
         ),
         responses={
             200: Reply(

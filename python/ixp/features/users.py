@@ -55,7 +55,7 @@ def parse_user_id(raw: Any, field: str = "id") -> int:
     """A positive integer id (ints and digit strings); anything else is a 400 naming the field."""
     if type(raw) is int:
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():  # not "²": int() fails
         value = int(raw.strip())
     else:
         raise IXPError(
@@ -72,7 +72,7 @@ def _positive(request: Request, name: str, default: int, maximum: int) -> int:
     raw = request.query_param(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise IXPError(
             ErrorCode.INVALID_REQUEST,
             f"Query parameter '{name}' must be an integer from 1 to {maximum}, got '{raw}'",
@@ -82,7 +82,7 @@ def _positive(request: Request, name: str, default: int, maximum: int) -> int:
 
 _TAGS = ("users",)
 _ID = MappingProxyType(
-    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "user id"}
+    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 )
 CREATE_DOC = Operation(
     "Create a user",
@@ -90,10 +90,14 @@ CREATE_DOC = Operation(
     request={
         "type": "object",
         "required": ["email", "name"],
-        "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
+        "properties": {
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
     },
     responses={201: Reply("The user (its URL in `Location`)", ref("User"))},
     errors=("CONFLICT", "STORAGE_UNAVAILABLE"),
+    example=MappingProxyType({"email": "ada@example.com", "name": "Ada Lovelace"}),
     auth=True,
     schemas=SHARED,
 )
@@ -101,9 +105,9 @@ LIST_DOC = Operation(
     "Users by ids (`ids=1,2,3`), or a page of users, newest first",
     _TAGS,
     parameters=(
-        query("ids", {"type": "string"}, f"comma-separated ids, at most {MAX_IDS}"),
-        query("page", {"type": "string"}, "an integer ≥ 1"),
-        query("limit", {"type": "string"}, f"an integer from 1 to {MAX_LIMIT}"),
+        query("ids", {"type": "string", "pattern": r"^[1-9][0-9]{0,8}(,[1-9][0-9]{0,8}){0,99}$"}, "1,2,3"),
+        query("page", {"type": "integer", "minimum": 1, "maximum": 10_000_000}),
+        query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
     ),
     responses={
         200: Reply(

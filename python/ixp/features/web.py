@@ -134,6 +134,8 @@ def web(
     sdk_url = add("ixp.js", read("ixp.js"), "", SDK_CACHE, anywhere, f"{mount}/sdk/ixp.js")
     components, modules = bundled_components(f"{mount}/static/components", anywhere)
     assets.extend(components)
+    manifest = json_in_html({"modules": modules}).encode()
+    add("components.json", manifest, "", REVALIDATE, anywhere, f"{mount}/static/components.json")
 
     # The docs page: Swagger UI's build and a starter script, content-hashed; the page revalidates.
     swagger = swagger_ui_dir()

@@ -67,6 +67,7 @@ class Operation:
     auth: bool = False
     deprecated: bool = False
     schemas: Mapping[str, Schema] = field(default_factory=dict)
+    example: Any = None  # a request body, shown by the docs page and tried first by API fuzzers
 
 
 def error_statuses() -> dict[str, int]:
@@ -159,6 +160,8 @@ def build_spec(
                 "required": True,
                 "content": {"application/json": {"schema": _resolve(op.request, registry, named)}},
             }
+            if op.example is not None:
+                entry["requestBody"]["content"]["application/json"]["example"] = op.example
             errors += _BODY_ERRORS
         if op.auth:
             entry["security"] = [{}, {"bearerAuth": []}]

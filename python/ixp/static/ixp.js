@@ -5,6 +5,9 @@
 //   const descriptor = await ixp.render("weather_forecast", { city: "Lisbon" });
 //   await ixp.mount(document.querySelector("#slot"), descriptor);
 //
+// With the bundled examples, `await ixp.useBundledComponents()` first mounts ixp's own modules
+// (served under <mount>/static/components) in place of the examples' remote URLs.
+//
 // Every failed call rejects with an IXPError carrying the protocol's envelope (code, message,
 // status, details, requestId). A component module exports a function called as fn(element, props);
 // it renders into the element (or returns a Node, which replaces the element's children).
@@ -101,9 +104,15 @@ export function createClient(options = {}) {
       if (out instanceof Node) element.replaceChildren(out);
       return element;
     },
-    /** Use these module URLs for these components (e.g. ixp's bundled example components). */
+    /** Use these module URLs for these components (component name -> URL). */
     useModules(map) {
       Object.assign(modules, map);
+    },
+    /** Mount ixp's own modules for the bundled example components (served under <mount>/static). */
+    async useBundledComponents() {
+      const manifest = await json(await call("GET", `${mount}/static/components.json`));
+      Object.assign(modules, manifest.modules);
+      return manifest.modules;
     },
   };
 }
