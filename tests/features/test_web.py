@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -208,3 +209,26 @@ async def test_demo_is_off_with_a_configured_registry(
             assert (await client.get("/")).status_code == status
             assert (await client.post("/ixp/render", json=render_body("show_faq"))).status_code == 200
         await app.storage.stop()
+
+
+async def test_plugin_routes_carry_their_operation(tmp_path: Path) -> None:
+    from ixp.app import create_app
+    from ixp.plugins import Route
+
+    class Hello:
+        name = "hello"
+        routes = [
+            Route("GET", "/hello", _hello, Operation("Greet", ("hello",), responses={200: Reply("Hi")})),
+            Route("GET", "/hello/plain", _hello),
+        ]
+
+    app = create_app(Settings(sqlite_path=str(tmp_path / "ixp.db")), plugins=[Hello()])
+    async with asgi_client(app) as client:
+        paths = (await spec_of(client))["paths"]
+    await app.storage.stop()
+    assert paths["/hello"]["get"]["summary"] == "Greet"
+    assert "default" in paths["/hello/plain"]["get"]["responses"]
+
+
+def _hello(request: Request) -> Response:
+    return json_response(200, b"{}")
