@@ -178,3 +178,20 @@ def test_demo_page_mounts_the_component_of_a_typed_message(
     expect(page.locator("#log .slot.error").first).to_contain_text("NO_INTENT_MATCHED")
     console.remove("Failed to load resource: the server responded with a status of 404 (Not Found)")
     _screenshot(page, "demo.png")
+
+
+def test_ixp_js_revalidates_the_registry_by_etag(page: Page, ixp_url: str) -> None:
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/ixp/intents") else None)
+    page.goto(f"{ixp_url}/")
+    result = page.evaluate(
+        """async () => {
+            const { createClient } = await import("/ixp/sdk/ixp.js");
+            const ixp = createClient();
+            const first = await ixp.intents();
+            const second = await ixp.intents();
+            return [first.length, second === first];
+        }"""
+    )
+    assert result == [8, True]
+    assert statuses == [200, 304]
