@@ -95,7 +95,22 @@ CREATE_DOC = Operation(
             "name": {"type": "string", "minLength": 1, "maxLength": 200},
         },
     },
-    responses={201: Reply("The user (its URL in `Location`)", ref("User"))},
+    responses={
+        201: Reply(
+            "The user (its URL in `Location`)",
+            ref("User"),
+            links=tuple(
+                (
+                    name,
+                    MappingProxyType({"operationId": operation, "parameters": {"id": "$response.body#/id"}}),
+                )
+                for name, operation in (
+                    ("GetUser", "get_api_users_by_id"),
+                    ("GetSession", "get_api_users_by_id_session"),
+                )
+            ),
+        )
+    },
     errors=("CONFLICT", "STORAGE_UNAVAILABLE"),
     example=MappingProxyType({"email": "ada@example.com", "name": "Ada Lovelace"}),
     auth=True,

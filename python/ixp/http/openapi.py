@@ -46,6 +46,7 @@ class Reply(NamedTuple):
     schema: Schema | SchemaOf | None = None
     media: str = "application/json"
     more: tuple[tuple[str, Schema], ...] = ()  # other media types: (media type, schema)
+    links: tuple[tuple[str, Schema], ...] = ()  # OpenAPI links: (name, link object)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,8 @@ def build_spec(
                 content = {reply.media: {"schema": body}}
                 content.update((media, {"schema": schema}) for media, schema in reply.more)
                 responses[str(status)]["content"] = content
+            if reply.links:
+                responses[str(status)]["links"] = dict(reply.links)
         if route.cached_body:
             responses["304"] = {"description": "Not Modified: the ETag matched If-None-Match"}
         by_status: dict[int, list[str]] = {}
