@@ -63,6 +63,7 @@ def send(
 ) -> Reply:
     """One request on a (keep-alive) connection; a body is sent as JSON unless headers say otherwise."""
     sent = {"content-type": "application/json"} if body else {}
+    sent |= AUTH
     sent |= dict(headers or {})
     conn.request(method, path, body=body or None, headers=sent)
     response = conn.getresponse()
@@ -105,10 +106,24 @@ def granian_argv(interface: str, app: str, port: int, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
+def _bench_key() -> tuple[str, str]:
+    from ixp.http.access import digest_of, new_key
+
+    key = new_key()
+    return key, f"bench {digest_of(key)} users:read,users:write,sessions:write,metrics:read"
+
+
+# One API key per benchmark run: the servers are given its digest (IXP_API_KEYS), the clients
+# send it (the users API and processing with a userId need one; README, "Security").
+API_KEY, API_KEY_LINE = _bench_key()
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
 def server_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment, the repository root on PYTHONPATH, then `overrides`."""
+    """This process's environment, the repository root on PYTHONPATH, the run's API key, then
+    `overrides`."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, **(overrides or {})}
+    return {**os.environ, "PYTHONPATH": path, "IXP_API_KEYS": API_KEY_LINE, **(overrides or {})}
 
 
 def _answers(port: int, path: str) -> bool:

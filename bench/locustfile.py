@@ -26,7 +26,7 @@ from locust import FastHttpUser, LoadTestShape, constant, task
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # locust puts only bench/ on the path
 
 from bench import load
-from bench.payload import read_csv
+from bench.payload import auth_header, read_csv
 
 PAYLOAD = read_csv(Path(os.environ.get("IXP_LOAD_PAYLOAD", "payload.csv")))
 SCALE = float(os.environ.get("IXP_LOAD_SCALE", "1.0"))
@@ -38,6 +38,7 @@ class PayloadUser(FastHttpUser):
     """A virtual user that walks the payload from a random row."""
 
     abstract = True
+    default_headers = auth_header()  # the load's API key (README, "Security")
 
     def on_start(self) -> None:
         start = random.randrange(len(PAYLOAD))

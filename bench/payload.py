@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import secrets
 import urllib.error
@@ -109,6 +110,12 @@ def read_csv(path: Path) -> list[tuple[int, str]]:
         return [(int(record["userId"]), record["message"]) for record in csv.DictReader(handle)]
 
 
+def auth_header() -> dict[str, str]:
+    """`Authorization` with the load's API key (`IXP_LOAD_API_KEY`), when there is one."""
+    key = os.environ.get("IXP_LOAD_API_KEY")
+    return {"authorization": f"Bearer {key}"} if key else {}
+
+
 def http_post_json(base_url: str, timeout: float = 10.0) -> PostJson:
     """A `PostJson` that sends to `base_url` with the standard library (status, decoded body)."""
 
@@ -116,7 +123,7 @@ def http_post_json(base_url: str, timeout: float = 10.0) -> PostJson:
         request = urllib.request.Request(
             base_url.rstrip("/") + path,
             data=json.dumps(body).encode(),
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **auth_header()},
             method="POST",
         )
         try:

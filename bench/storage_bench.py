@@ -362,7 +362,9 @@ def measure(
 
 
 def lua_for(endpoint: Endpoint, users: Sequence[int], path: Path) -> Path:
-    headers = {"Content-Type": "application/json"} if endpoint.method == "POST" else None
+    headers = (
+        {**harness.AUTH, "Content-Type": "application/json"} if endpoint.method == "POST" else harness.AUTH
+    )
     return harness.write_cycle_lua(path, endpoint.method, [endpoint.request(u) for u in users], headers)
 
 

@@ -91,3 +91,13 @@ def artefacts(kind: str) -> Path:
     path = ROOT / ".ci" / "tmp" / "artefacts" / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def api_key(
+    name: str = "tests", scopes: str = "users:read,users:write,sessions:write,metrics:read"
+) -> tuple[str, str]:
+    """A fresh API key and its `IXP_API_KEYS` line."""
+    from ixp.http.access import digest_of, new_key
+
+    key = new_key()
+    return key, f"{name} {digest_of(key)} {scopes}"

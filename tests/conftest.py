@@ -22,6 +22,9 @@ def make_app(tmp_path: Path) -> Callable[..., IXPApp]:
 
     def build(extra: Sequence[Contribution] = (), **overrides: Any) -> IXPApp:
         overrides.setdefault("sqlite_path", str(tmp_path / "ixp.db"))
+        # The in-process client is a loopback client: the users API is open to it unless a test
+        # configures keys (tests/http/test_access.py covers every access rule).
+        overrides.setdefault("users_api", "loopback")
         return create_app(Settings(**overrides), extra=extra)
 
     return build

@@ -1,7 +1,7 @@
 """Type stubs for ``ixp._core``, the Rust extension (crates ``ixp-core`` + ``ixp-python``)."""
 
-from collections.abc import Sequence
-from typing import final
+from collections.abc import Callable, Sequence
+from typing import Literal, final
 
 from typing_extensions import Self
 
@@ -142,26 +142,74 @@ class RouteStats:
 
 @final
 class RenderTable:
-    """The success path of ``POST /ixp/render`` in Rust: compiled parameter schemas and envelopes.
+    """``POST /ixp/render`` in Rust: compiled parameter schemas and envelopes.
 
     ``render`` returns the response body of a valid request, else None: the caller then takes the
-    Python path, which produces the exact result or error. An intent whose schema uses something
-    Rust cannot reproduce exactly (e.g. a ``pattern`` with look-ahead), or a schema that is not a
-    JSON-Schema object (e.g. ``"null"``), is registered as *fallback*: ``render`` returns None for it.
+    Python path, which produces the exact result or error. ``render_outcome`` answers every
+    request the protocol's way (the descriptor, or the exact error: missing name 400, origin 403,
+    unknown intent 404, parameters 400 with Zod issues, missing component 404), declining (None)
+    only what Python must answer itself (msgspec's decoding errors, numbers msgspec reads
+    differently, deprecated intents' success, fallback intents from validation on). An intent
+    whose schema Rust cannot reproduce exactly, or a schema that is not a JSON-Schema object
+    (e.g. ``"null"``), is registered as *fallback*.
+
+    ``patterns`` says what a ``pattern`` outside the subset Rust's ``regex`` matches exactly as
+    ``re`` (look-around, back references, ...) does: ``"fallback"`` makes its intent a fallback,
+    ``"reject"`` raises ValueError (naming the intent and the field), ``"external"`` leaves the
+    field's pattern to the ``check_pattern(pattern, text) -> bool`` callable given to
+    ``render_outcome``/``validate`` (see ``external_patterns``; without it, such requests are
+    declined).
     """
 
-    def __new__(cls, intents: Sequence[tuple[str, str, bytes, bytes, Sequence[str] | None]]) -> Self:
-        """``(name, parameters schema as JSON text, envelope prefix, envelope suffix, allowed
-        origins or None for any)`` per intent. ValueError on malformed schema JSON or a duplicate
-        name."""
+    def __new__(
+        cls,
+        intents: Sequence[
+            tuple[str, str, bytes, bytes, Sequence[str] | None]
+            | tuple[str, str, bytes | None, bytes | None, Sequence[str] | None, str, bool]
+        ],
+        *,
+        patterns: Literal["fallback", "reject", "external"] = "fallback",
+    ) -> Self:
+        """Per intent, either ``(name, parameters schema as JSON text, envelope prefix, envelope
+        suffix, allowed origins or None for any)`` (component registered, not deprecated), or
+        ``(name, schema, prefix or None, suffix or None, origins, component name, deprecated)``
+        (no envelope: the component is not registered). ValueError on malformed schema JSON, a
+        duplicate name, an unknown ``patterns``, or (``patterns="reject"``) an unsupported
+        pattern."""
 
     def render(self, body: bytes, origin: str | None) -> bytes | None:
         """``prefix + compact JSON of the props + suffix`` for a valid request, else None."""
 
+    def render_outcome(
+        self,
+        body: bytes,
+        origin: str | None,
+        check_pattern: Callable[[str, str], bool] | None = None,
+    ) -> bytes | tuple[int, str, str, bytes | None] | None:
+        """The descriptor; or the error as ``(status, code, message, details as JSON or None)``;
+        or None (take the Python path). Exceptions of ``check_pattern`` propagate."""
+
+    def validate(
+        self,
+        intent: str,
+        parameters: bytes,
+        check_pattern: Callable[[str, str], bool] | None = None,
+    ) -> bytes | tuple[str, bytes] | None:
+        """``ParameterValidator.validate`` of the JSON text ``parameters``: the props as JSON; or
+        ``(message, validationErrors as JSON)``; or None (take the Python path). KeyError for an
+        unknown intent."""
+
+    def external_patterns(self, intent: str) -> list[tuple[str, str]]:
+        """``(schema location, pattern)`` of the fields ``check_pattern`` checks. KeyError for an
+        unknown intent."""
+
+    def fallback_reason(self, intent: str) -> str | None:
+        """Why ``intent`` is a fallback (declined from validation on), or None."""
+
     def __len__(self) -> int: ...
     @property
     def fast_intents(self) -> list[str]:
-        """Intents rendered in Rust (not fallback), in registration order."""
+        """Intents whose valid requests render in Rust (ready, not fallback), in registration order."""
 
 def monotonic_ns() -> int:
     """Nanoseconds on the monotonic clock ``RouteStats.record_since`` reads (0 at its first use)."""

@@ -8,6 +8,7 @@ reaches back into the app object: each feature gets the services it uses as argu
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -15,23 +16,26 @@ from typing import Any
 from ixp.base.errors import ConfigError
 from ixp.base.lifecycle import Lifecycle
 from ixp.base.settings import Settings
+from ixp.features.access import access_control, keys_reloader
 from ixp.features.contribution import Contribution, HealthCheck
 from ixp.features.crawler import crawler
-from ixp.features.health import health
+from ixp.features.health import health, memory_monitor
 from ixp.features.metrics import metrics_endpoint
 from ixp.features.processing import IntentProcessor, processing
 from ixp.features.protocol import protocol
 from ixp.features.storage import storage
 from ixp.features.users import users
 from ixp.features.web import web
+from ixp.http.access import AccessControl
 from ixp.http.adapters import ServerAdapters
 from ixp.http.compression import Compressor
 from ixp.http.pipeline import Pipeline
 from ixp.http.ratelimit import ClientAddress, RateLimit
 from ixp.http.routing import Router
 from ixp.observability.log import configure_logging
+from ixp.observability.memory import MemoryMonitor
 from ixp.observability.metrics import Metrics, Section
-from ixp.plugins import adapt, load_plugin
+from ixp.plugins import adapt, load_plugins
 from ixp.registry.loader import load_registry
 from ixp.registry.reference import RegistryRef
 from ixp.registry.reload import RegistryWatcher
@@ -54,9 +58,7 @@ class IXPApp(ServerAdapters):
         self.settings = settings
         mount = settings.mount_path
         # Plugins first: a plugin that cannot be loaded stops start-up before anything is built.
-        named = [(spec, load_plugin(spec)) for spec in settings.plugins]
-        named += [(p, load_plugin(p)) if isinstance(p, str) else (_default_name(p), p) for p in plugins]
-        extensions = adapt(named)
+        extensions = adapt(load_plugins([*settings.plugins, *plugins]))
         providers = (
             DataProviders(extensions.providers, settings.provider_timeout, settings.provider_errors)
             if extensions.providers
@@ -67,9 +69,12 @@ class IXPApp(ServerAdapters):
         self.compressor = Compressor(settings)
         self.renderer = Renderer(self.registry, providers)
         self.storage = StorageService(settings)
-        self.processor = IntentProcessor(settings, self.registry, self.renderer, self.storage)
-        rate_limit = (
-            RateLimit(settings, ClientAddress(settings.trusted_proxies)) if settings.rate_limit else None
+        client_address = ClientAddress(settings.trusted_proxies)
+        self.access = AccessControl(settings, client_address)
+        self.processor = IntentProcessor(settings, self.registry, self.renderer, self.storage, self.access)
+        rate_limit = RateLimit(settings, client_address) if settings.rate_limit else None
+        self.memory = MemoryMonitor(
+            settings.memory_check_seconds, settings.memory_high_ratio, settings.memory_limit_mb
         )
 
         # The router is filled below; the OpenAPI description reads it when a version's spec is built.
@@ -81,7 +86,9 @@ class IXPApp(ServerAdapters):
             protocol(settings, self.registry, self.renderer, self.compressor),
             crawler(self.registry, extensions.sources, settings.provider_timeout, mount),
             processing(self.processor),
-            users(self.storage),
+            users(self.storage, self.access),
+            access_control(settings, self.access),
+            memory_monitor(self.memory),
             web(settings, self.registry, self.compressor, self.router.documented),
             *extensions.contributions,
             *extra,
@@ -95,12 +102,12 @@ class IXPApp(ServerAdapters):
         for feature in features:
             sections.update(feature.metrics_sections)
             checks.update(feature.health_checks)
-        self.metrics = Metrics((), sections)
+        self.metrics = Metrics((), sections, [self.memory.prometheus])
         features.append(health(self.registry, checks, mount))
         if settings.metrics_enabled:
-            features.append(metrics_endpoint(self.registry, self.metrics, mount))
+            features.append(metrics_endpoint(self.registry, self.metrics, self.access, mount))
         if settings.reload:
-            watcher = RegistryWatcher(settings, self.registry)
+            watcher = RegistryWatcher(settings, self.registry, also=keys_reloader(settings, self.access))
             features.append(Contribution("reload", on_startup=[watcher.start], on_shutdown=[watcher.stop]))
 
         for feature in features:
@@ -124,6 +131,11 @@ class IXPApp(ServerAdapters):
 
     async def startup(self) -> None:
         await self.lifecycle.start()
+        # Everything built so far (registry, compiled tables, modules) lives as long as the worker:
+        # moved out of the collector's generations, full collections stop re-scanning it on the
+        # request path (a collection's cost grows with the tracked heap).
+        gc.collect()
+        gc.freeze()
 
     async def shutdown(self) -> None:
         await self.lifecycle.stop()
@@ -138,13 +150,6 @@ def create_app(
     (README, "Extending ixp"); `extra`: contributions added after the built-in features.
     """
     return IXPApp(settings if settings is not None else Settings.from_env(), plugins=plugins, extra=extra)
-
-
-def _default_name(plugin: Any) -> str:
-    kind = plugin if isinstance(plugin, type) else type(plugin)
-    if kind.__name__ == "module":
-        return str(getattr(plugin, "__name__", "plugin"))
-    return f"{kind.__module__}:{kind.__qualname__}"
 
 
 app: IXPApp  # built on first access by __getattr__ below

@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Create DIR with intents.json, components.json, a plugin, its tests and a README.",
     )
     init.add_argument("directory", metavar="DIR", help="the project directory (must not exist or be empty)")
+    keys = commands.add_parser("keys", help="API keys (README, 'Security')")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new = key_commands.add_parser("new", help="print a fresh API key once, and the line to configure")
+    new.add_argument("name", help="the key's name (1-64 of A-Z a-z 0-9 . _ -), shown in logs")
+    new.add_argument(
+        "--scopes",
+        required=True,
+        help="comma-separated: users:read, users:write, sessions:write, metrics:read",
+    )
     return parser
 
 
@@ -304,7 +313,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return validate(args)
     if args.command == "init":
         return init(args)
+    if args.command == "keys":
+        return new_key(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def new_key(args: argparse.Namespace) -> int:
+    """`ixp keys new NAME --scopes ...`: the key (shown once, never stored) and its config line."""
+    from ixp.http.access import digest_of, new_key, parse_keys
+
+    key = new_key()
+    line = f"{args.name} {digest_of(key)} {args.scopes}"
+    try:
+        parse_keys(line, "the new key")
+    except ConfigError as exc:
+        sys.stderr.writelines(f"ixp keys new: {problem}\n" for problem in exc.problems)
+        return 2
+    sys.stdout.write(
+        f"API key (shown once; store it in your secret manager):\n  {key}\n\n"
+        f"Add this line to the file named by IXP_API_KEYS_FILE (or to IXP_API_KEYS):\n  {line}\n\n"
+        f"Clients send it as: Authorization: Bearer {key}\n"
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ixp.base.errors import ConfigError, ErrorCode, IXPError
-from ixp.base.lifecycle import Hook
-from ixp.features.contribution import Contribution, HealthCheck
+from ixp.features.contribution import Contribution
 from ixp.features.crawler_sources import CrawlerPage, CrawlerQuery, CrawlerSource
 from ixp.http.openapi import Operation
 from ixp.http.routing import Handler, RouteSpec
@@ -92,6 +91,19 @@ def load_plugin(spec: str) -> Any:
     return target
 
 
+def load_plugins(plugins: Sequence[Any]) -> list[tuple[str, Any]]:
+    """Plugin objects and `module:attribute` strings → (default name, plugin) pairs, in order."""
+    return [(p, load_plugin(p)) if isinstance(p, str) else (default_name(p), p) for p in plugins]
+
+
+def default_name(plugin: Any) -> str:
+    """A plugin object's default name: its module's name, or its class's import path."""
+    kind = plugin if isinstance(plugin, type) else type(plugin)
+    if kind.__name__ == "module":
+        return str(getattr(plugin, "__name__", "plugin"))
+    return f"{kind.__module__}:{kind.__qualname__}"
+
+
 def plugin_name(plugin: Any, default: str) -> str:
     name = getattr(plugin, "name", None)
     if name is None:
@@ -130,7 +142,7 @@ def adapt(plugins: Sequence[tuple[str, Any]]) -> Extensions:
                 if not inspect.iscoroutinefunction(hook):
                     problems.append(f"'{attribute}' must be an async function")
                 else:
-                    target.append(_hook(hook))
+                    target.append(hook)
         contribution.health_checks = _callables(
             getattr(plugin, "health_checks", None), "health_checks", problems
         )
@@ -151,10 +163,6 @@ def adapt(plugins: Sequence[tuple[str, Any]]) -> Extensions:
             raise ConfigError([f"plugin '{name}': {problem}" for problem in problems])
         extensions.contributions.append(contribution)
     return extensions
-
-
-def _hook(hook: Callable[[], Awaitable[None]]) -> Hook:
-    return hook
 
 
 def _routes(raw: Any, problems: list[str]) -> list[RouteSpec]:
@@ -211,6 +219,3 @@ def _intents(plugin: Any, problems: list[str]) -> Collection[str] | None:
     if not all(isinstance(n, str) for n in names):
         problems.append(f"'intents' must be a collection of intent names, got {intents!r}")
     return names
-
-
-HealthChecks = Mapping[str, HealthCheck]

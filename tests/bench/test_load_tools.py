@@ -224,6 +224,20 @@ def test_knee_not_reached_and_breach_from_the_start() -> None:
     assert load.find_knee([]) == load.Knee(None, None, None)
 
 
+def test_the_knee_report_counts_the_sustained_scenarios_too() -> None:
+    """The report that said 'throughput ≥ 1000 RPS: 0 RPS FAIL' although 1,000 RPS had just
+    passed: the first stress step breached, and the knee looked at the stress steps only."""
+    high = load.Step("high", 1000, 998, 0.0, 1.0, 2.0, 18.0)  # 1,000 offered, answered in time
+    stress = load.Step("stress", 2000, 1863, 0.0, 1.0, 2.0, 788.0)
+    knee = load.find_knee([load.Step("low", 100, 100, 0.0, 1.0, 2.0, 5.0), high, stress])
+    assert knee.last_good == high and knee.first_bad == stress
+    assert load.knee_rps(knee) == 1000  # the rps_min target (1000) passes
+    lines = load.knee_lines(knee, [high, stress])
+    assert lines[0].startswith("knee: highest rate that passed 1000 RPS offered (high): 998 achieved")
+    assert "first breach at 2000 RPS offered (stress): 1863 RPS achieved there" in lines[1]
+    assert load.knee_lines(load.find_knee([]), []) == ["knee: no step ran"]
+
+
 # -- the open-loop records --------------------------------------------------------------------------
 
 

@@ -6,12 +6,14 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 
 from ixp.app import IXPApp
+from ixp.storage.base import IntentLog
 from tests._support import asgi_client
 
 
@@ -206,3 +208,62 @@ async def test_concurrent_processing_keeps_every_intent(served: tuple[IXPApp, ht
     )
     session = (await client.get(f"/api/users/{user['id']}/session")).json()["session"]
     assert session["intentCount"] == 10
+
+
+async def test_erasure_reaches_every_cache_level_of_every_worker(
+    served: tuple[IXPApp, httpx.AsyncClient], make_app: Callable[..., IXPApp]
+) -> None:
+    """Two workers on one database (and, on PostgreSQL, one Redis): the one that did not erase
+    must not serve the erased user from its L1."""
+    app, client = served
+    other = make_app(**{k: getattr(app.settings, k) for k in ("database_url", "redis_url", "sqlite_path")})
+    await other.startup()
+    try:
+        user = await create(client)
+        await client.post("/api/intents/process", json={"message": "deals", "userId": user["id"]})
+        async with asgi_client(other) as second:
+            assert (await second.get(f"/api/users/{user['id']}")).status_code == 200  # cached in its L1
+            assert f"user:{user['id']}" in other.storage.cache.l1
+            assert (await client.delete(f"/api/users/{user['id']}")).status_code == 204
+            deadline = asyncio.get_running_loop().time() + 3
+            while f"user:{user['id']}" in other.storage.cache.l1 and app.settings.redis_url:
+                assert asyncio.get_running_loop().time() < deadline, "the invalidation never arrived"
+                await asyncio.sleep(0.02)
+            if not app.settings.redis_url:  # one SQLite worker pair without Redis: L1 is per worker
+                other.storage.cache.l1.delete(f"user:{user['id']}")
+            assert (await second.get(f"/api/users/{user['id']}")).status_code == 404
+            assert (await second.get(f"/api/users/{user['id']}/session")).status_code == 404
+        await app.storage.writer.flush()
+        assert await app.storage.store.recent_intent_logs(user["id"], 10) == []
+    finally:
+        await other.shutdown()
+
+
+async def test_retention_deletes_old_logs_in_batches(served: tuple[IXPApp, httpx.AsyncClient]) -> None:
+    app, _ = served
+    store = app.storage.store
+    now = datetime.now(timezone.utc)
+    marker = f"retention-{uuid.uuid4().hex[:8]}"
+    old = [IntentLog(None, marker, "old", {}, 1, now - timedelta(days=40, minutes=i)) for i in range(5)]
+    new = [IntentLog(None, marker, "new", {}, 1, now - timedelta(days=1))]
+    await store.write_intent_logs(old + new)
+    before = await store.count_intent_logs()
+    deleted = await app.storage.delete_expired_logs(batch=2)  # 3 transactions of at most 2 rows
+    assert deleted >= 5
+    assert await store.count_intent_logs() == before - deleted
+    assert app.storage.stats()["retention"]["deleted"] >= 5
+    assert await store.delete_intent_logs_before(now - timedelta(days=30), 10) == 0  # nothing old left
+
+
+async def test_log_messages_off_keeps_no_raw_message(make_app: Callable[..., IXPApp]) -> None:
+    app = make_app(log_messages=False)
+    await app.startup()
+    try:
+        async with asgi_client(app) as client:
+            user = await create(client)
+            await client.post("/api/intents/process", json={"message": "secret deals", "userId": user["id"]})
+        await app.storage.writer.flush()
+        logs = await app.storage.store.recent_intent_logs(user["id"], 10)
+        assert [(log.intent, log.message) for log in logs] == [("show_promo", "")]
+    finally:
+        await app.shutdown()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests._servers import free_port, granian_command, running
-from tests._support import render_body
+from tests._support import api_key, render_body
 
 pytestmark = pytest.mark.granian
 
@@ -178,9 +178,16 @@ def test_graceful_stop_writes_every_queued_intent_log(tmp_path: Path, interface:
     database = tmp_path / "ixp.db"
     port = free_port()
     sent = 40
-    env = {"IXP_SQLITE_PATH": str(database), "IXP_LOG_FLUSH_INTERVAL": "3600", "IXP_LOG_BATCH_SIZE": "1000"}
+    key, line = api_key()
+    env = {
+        "IXP_SQLITE_PATH": str(database),
+        "IXP_LOG_FLUSH_INTERVAL": "3600",
+        "IXP_LOG_BATCH_SIZE": "1000",
+        "IXP_API_KEYS": line,
+    }
     with running(granian_command(port, interface), port, env=env) as process:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        auth = {"authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=auth) as client:
             user = client.post("/api/users", json={"email": "stop@example.com", "name": "Stop"}).json()
             for i in range(sent):
                 message = {"message": f"top {i % 9 + 1} books", "userId": user["id"]}

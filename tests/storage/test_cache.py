@@ -175,3 +175,76 @@ async def test_starting_while_redis_is_down(make_cache: CacheFactory, services: 
     await cache.set("k2", "v2", ttl=60)
     reader = await make_cache()
     assert await reader.get("k2") == "v2"
+
+
+async def test_concurrent_misses_share_one_load() -> None:
+    """The guide's in-flight dedupe: 50 concurrent misses for one key, one database query."""
+    cache = TwoLevelCache(None)
+    await cache.open()
+    calls = 0
+    release = asyncio.Event()
+
+    async def load() -> str:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return "value"
+
+    waiting = [asyncio.create_task(cache.get_or_load("user:1", load, ttl=10)) for _ in range(50)]
+    await asyncio.sleep(0.01)
+    release.set()
+    assert await asyncio.gather(*waiting) == ["value"] * 50
+    assert calls == 1
+    assert cache.stats()["singleFlight"] == {"loads": 1, "joined": 49}
+    assert await cache.get_or_load("user:1", load, ttl=10) == "value" and calls == 1  # now cached
+    await cache.close()
+
+
+async def test_a_failed_or_abandoned_load_fails_no_one_else() -> None:
+    cache = TwoLevelCache(None)
+    await cache.open()
+    release = asyncio.Event()
+
+    async def slow() -> str:
+        await release.wait()
+        return "value"
+
+    leader = asyncio.create_task(cache.get_or_load("k", slow, ttl=10))
+    follower = asyncio.create_task(cache.get_or_load("k", slow, ttl=10))
+    await asyncio.sleep(0.01)
+    leader.cancel()  # the first caller times out
+    release.set()
+    assert await follower == "value"
+
+    async def broken() -> str:
+        raise RuntimeError("db down")
+
+    results = await asyncio.gather(
+        *(cache.get_or_load("b", broken, ttl=10) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert cache._inflight == {}  # nothing left behind: the next miss loads again
+    await cache.close()
+
+
+async def test_an_invalidation_during_a_load_keeps_its_value_out_of_the_cache() -> None:
+    cache = TwoLevelCache(None)
+    await cache.open()
+    release = asyncio.Event()
+    versions = iter(["before the write", "after the write"])
+
+    async def load() -> str:
+        value = next(versions)
+        await release.wait()
+        return value
+
+    early = asyncio.create_task(cache.get_or_load("session:1", load, ttl=10))
+    await asyncio.sleep(0.01)
+    await cache.invalidate("session:1")  # an acknowledged write lands while the read is in flight
+    late = asyncio.create_task(cache.get_or_load("session:1", load, ttl=10))
+    await asyncio.sleep(0.01)
+    release.set()
+    assert await early == "before the write"  # overlapped the write
+    assert await late == "after the write"  # started after it: a fresh load
+    assert await cache.get("session:1") == "after the write"
+    await cache.close()

@@ -6,6 +6,7 @@ and what was expected.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -71,6 +72,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_message_chars: int = 4096
     max_batch_messages: int = 1000
     fallback_intent: str | None = None
+    # Access control (README, "Security").
+    api_keys_file: str | None = None  # lines: name sha256-digest scope,scope
+    api_keys: str | None = None  # the same lines, in the variable itself
+    users_api: str = "keys"  # or "loopback": without keys, open to loopback clients (development)
+    metrics_public: bool = False  # metrics for everyone, not only loopback and metrics:read keys
+    rate_limit_per_key: str | None = None  # e.g. "1000/60s", on top of IXP_RATE_LIMIT
+    log_retention_days: int = 30  # intent logs older than this are deleted; 0 keeps them
+    log_messages: bool = True  # off: intent logs are stored without the raw message
+    # The memory monitor (README, "Configuration").
+    memory_check_seconds: float = 30.0
+    memory_high_ratio: float = 0.8
+    memory_limit_mb: int | None = None  # default: the cgroup limit, else the machine's memory
     # Plugins (README, "Extending ixp").
     plugins: tuple[str, ...] = ()  # module:attribute import paths
     provider_timeout: float = 2.0  # seconds a data provider or crawler source may take
@@ -106,13 +119,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             except ValueError as exc:
                 problems.append(str(exc))
 
-        for field in ("host", "log_level", "log_format", "http", "provider_errors", "mount_path"):
+        for field in (
+            "host",
+            "log_level",
+            "log_format",
+            "http",
+            "provider_errors",
+            "mount_path",
+            "users_api",
+        ):
             take(field, _string)
         for field in ("content_security_policy", "strict_transport_security", "frame_options"):
             take(field, _verbatim)
         for field in (
             "intents", "components", "theme", "fallback_intent", "database_url", "redis_url",
-            "rate_limit", "tls_cert", "tls_key",
+            "rate_limit", "tls_cert", "tls_key", "api_keys_file", "api_keys", "rate_limit_per_key",
         ):  # fmt: skip
             take(field, _optional_string)
         take("compression_level", _int_between(1, 9))
@@ -131,10 +152,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         take("warm_users", _int_between(0, 1_000_000))
         take("session_idle_seconds", _int_between(1, 10_000_000))
         take("log_batch_size", _int_between(1, 1_000_000))
+        take("log_retention_days", _int_between(0, 100_000))
+        take("memory_limit_mb", _int_between(1, 1 << 30))
+        take("memory_high_ratio", _ratio)
         for field in (
             "reload_interval", "match_cache_ttl", "db_acquire_timeout", "db_idle_lifetime",
             "request_timeout", "slow_request_ms", "header_read_timeout", "cache_ttl", "log_flush_interval",
-            "provider_timeout",
+            "provider_timeout", "memory_check_seconds",
         ):  # fmt: skip
             take(field, _positive_float)
         for field in (
@@ -145,6 +169,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "metrics_enabled",
             "compression",
             "keep_alive",
+            "metrics_public",
+            "log_messages",
         ):
             take(field, _bool)
         for field in (
@@ -156,6 +182,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "allowed_origins",
         ):
             take(field, _csv)
+        if values.get("users_api", "keys") not in ("keys", "loopback"):
+            problems.append(f"IXP_USERS_API: expected keys or loopback, got '{values['users_api']}'")
         if values.get("provider_errors", "omit") not in ("omit", "fail"):
             problems.append(f"IXP_PROVIDER_ERRORS: expected omit or fail, got '{values['provider_errors']}'")
         mount = values.get("mount_path", "/ixp")
@@ -218,14 +246,23 @@ def _int_between(low: int, high: int) -> Callable[[str, str], int]:
     return parse
 
 
-def _positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ValueError(f"{name}: expected a positive number of seconds, got '{raw}'") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name}: expected a positive number of seconds, got '{raw}'")
-    return value
+def _float_in(low: float, high: float, what: str) -> Callable[[str, str], float]:
+    """A parser of a finite number with low < value <= high."""
+
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = math.nan
+        if not low < value <= high or math.isinf(value):
+            raise ValueError(f"{name}: expected {what}, got '{raw}'")
+        return value
+
+    return parse
+
+
+_positive_float = _float_in(0.0, math.inf, "a positive number of seconds")
+_ratio = _float_in(0.0, 1.0, "a number between 0 and 1")
 
 
 def _csv(name: str, raw: str) -> tuple[str, ...]:

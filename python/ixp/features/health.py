@@ -17,6 +17,7 @@ from ixp.features.contribution import Contribution, HealthCheck
 from ixp.http.openapi import Operation, Reply
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
+from ixp.observability.memory import MemoryMonitor
 from ixp.registry.reference import RegistryRef
 from ixp.registry.version import PROTOCOL_VERSION
 
@@ -65,3 +66,13 @@ def health(registry: RegistryRef, checks: Mapping[str, HealthCheck], mount: str 
     )
     route = RouteSpec("GET", f"{mount}/health", report, rate_limited=False, doc=doc)
     return Contribution("health", routes=[route])
+
+
+def memory_monitor(monitor: MemoryMonitor) -> Contribution:
+    """The memory monitor's periodic check, and its section of `/ixp/metrics`."""
+    return Contribution(
+        "memory monitor",
+        on_startup=[monitor.start],
+        on_shutdown=[monitor.stop],
+        metrics_sections={"memory": monitor.stats},
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.features.contribution import Contribution
+from ixp.http.access import AccessControl, Scope
 from ixp.http.openapi import Operation, Reply
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
@@ -14,8 +15,12 @@ from ixp.registry.reference import RegistryRef
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def metrics_endpoint(registry: RegistryRef, metrics: Metrics, mount: str = "/ixp") -> Contribution:
-    def report(request: Request) -> Response:
+def metrics_endpoint(
+    registry: RegistryRef, metrics: Metrics, access: AccessControl, mount: str = "/ixp"
+) -> Contribution:
+    async def report(request: Request) -> Response:
+        # Loopback clients, keys with metrics:read, or everyone with IXP_METRICS_PUBLIC=on.
+        await access.require(request, Scope.METRICS_READ)
         current = registry.current
         counts = (len(current.intents), len(current.components))
         output = request.query_param("format")

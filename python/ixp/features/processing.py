@@ -23,6 +23,7 @@ from ixp.base.settings import Settings
 from ixp.features.contribution import Contribution
 from ixp.features.schemas import SHARED
 from ixp.features.users import parse_user_id
+from ixp.http.access import AccessControl, Scope
 from ixp.http.body import decode_json_body
 from ixp.http.openapi import Operation, Reply, ref
 from ixp.http.routing import RouteSpec
@@ -134,7 +135,12 @@ class IntentProcessor:
     """Matches messages with the registry's `IntentMatcher`, through an LRU cache of match results."""
 
     def __init__(
-        self, settings: Settings, registry: RegistryRef, renderer: Renderer, storage: StorageService
+        self,
+        settings: Settings,
+        registry: RegistryRef,
+        renderer: Renderer,
+        storage: StorageService,
+        access: AccessControl,
     ) -> None:
         fallback = settings.fallback_intent
         if fallback is not None and fallback not in registry.current.intents:
@@ -142,6 +148,7 @@ class IntentProcessor:
         self.registry = registry
         self.renderer = renderer
         self.storage = storage
+        self.access = access
         self.cache = LruCache(settings.match_cache_size, settings.match_cache_ttl)
         self.max_chars = settings.max_message_chars
         self.max_batch = settings.max_batch_messages
@@ -210,7 +217,7 @@ class IntentProcessor:
     async def process(self, request: Request) -> Response:
         started = perf_counter_ns()
         body = decode_json_body(request, process_decoder)
-        user_id = parse_user_id(body.userId, "userId") if body.userId is not None else None
+        user_id = await self.user_of(request, body.userId)
         key = self.check_message(body.message)
         registry = self.registry.current
         found, cached = self.match(key)
@@ -220,6 +227,13 @@ class IntentProcessor:
         if user_id is not None:
             await self.record(user_id, [(name, body.message, parameters)], started)
         return json_response(200, encoded)
+
+    async def user_of(self, request: Request, raw: Any) -> int | None:
+        """The `userId` of a request that may write that user's session (scope `sessions:write`)."""
+        if raw is None:
+            return None
+        await self.access.require(request, Scope.SESSIONS_WRITE)
+        return parse_user_id(raw, "userId")
 
     async def record(
         self, user_id: int, processed: list[tuple[str, str, dict[str, Any]]], started: int
@@ -231,7 +245,7 @@ class IntentProcessor:
     async def process_batch(self, request: Request) -> Response:
         started = perf_counter_ns()
         body = decode_json_body(request, batch_decoder)
-        user_id = parse_user_id(body.userId, "userId") if body.userId is not None else None
+        user_id = await self.user_of(request, body.userId)
         if len(body.messages) > self.max_batch:
             raise IXPError(
                 ErrorCode.PAYLOAD_TOO_LARGE,

@@ -13,6 +13,7 @@ import msgspec
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.features.contribution import Contribution
 from ixp.features.schemas import SHARED, query
+from ixp.http.access import AccessControl, Scope
 from ixp.http.body import decode_json_body
 from ixp.http.openapi import Operation, Reply, ref
 from ixp.http.routing import RouteSpec
@@ -181,9 +182,21 @@ SESSION_DOC = Operation(
 )
 
 
-def users(storage: StorageService) -> Contribution:
+ERASE_DOC = Operation(
+    "Erase a user, their sessions and their intent logs (204, then 404)",
+    _TAGS,
+    parameters=(_ID,),
+    responses={204: Reply("Erased")},
+    errors=("INVALID_REQUEST", "USER_NOT_FOUND", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
+
+
+def users(storage: StorageService, access: AccessControl) -> Contribution:
 
     async def create(request: Request) -> Response:
+        await access.require(request, Scope.USERS_WRITE)
         body = decode_json_body(request, new_user_decoder)
         email = body.email.strip().lower()
         name = body.name.strip()
@@ -207,9 +220,11 @@ def users(storage: StorageService) -> Contribution:
         return user
 
     async def get_one(request: Request) -> Response:
+        await access.require(request, Scope.USERS_READ)
         return json_response(200, _encode(user_json(await known_user(request))))
 
     async def listing(request: Request) -> Response:
+        await access.require(request, Scope.USERS_READ)
         raw_ids = request.query_param("ids")
         await storage.ready()
         if raw_ids is not None:
@@ -228,10 +243,19 @@ def users(storage: StorageService) -> Contribution:
         return json_response(200, _encode(body))
 
     async def session(request: Request) -> Response:
+        await access.require(request, Scope.USERS_READ)
         user = await known_user(request)
         current = await storage.session(user.id)
         body = {"user": user_json(user), "session": session_json(current) if current is not None else None}
         return json_response(200, _encode(body))
+
+    async def erase(request: Request) -> Response:
+        """`DELETE /api/users/{id}`: the user, their sessions and intent logs, gone; 204, then 404."""
+        await access.require(request, Scope.USERS_WRITE)
+        user_id = parse_user_id(request.path_params["id"])
+        if not await storage.erase_user(user_id):
+            raise UnknownUser(user_id)
+        return Response(204, [])
 
     return Contribution(
         "users",
@@ -240,5 +264,6 @@ def users(storage: StorageService) -> Contribution:
             RouteSpec("GET", "/api/users", listing, doc=LIST_DOC),
             RouteSpec("GET", "/api/users/{id}", get_one, doc=GET_DOC),
             RouteSpec("GET", "/api/users/{id}/session", session, doc=SESSION_DOC),
+            RouteSpec("DELETE", "/api/users/{id}", erase, doc=ERASE_DOC),
         ],
     )

@@ -35,11 +35,11 @@ return {count, ttl}
 """
 
 
-def parse_rate(spec: str) -> tuple[int, float]:
+def parse_rate(spec: str, setting: str = "IXP_RATE_LIMIT") -> tuple[int, float]:
     """`100/60s` → (100, 60.0). Units ms, s, m, h; seconds when omitted."""
     match = _SPEC.match(spec)
     if match is None or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
-        raise ConfigError(f"IXP_RATE_LIMIT: expected '<requests>/<window>' like '100/60s', got '{spec}'")
+        raise ConfigError(f"{setting}: expected '<requests>/<window>' like '100/60s', got '{spec}'")
     return int(match.group(1)), float(match.group(2)) * _UNIT[match.group(3)]
 
 
@@ -132,7 +132,8 @@ class ClientAddress:
             except ValueError:
                 raise ConfigError(f"IXP_TRUSTED_PROXIES: '{entry}' is not an IP address or network") from None
 
-    def _trusted(self, address: str) -> bool:
+    def trusts(self, address: str) -> bool:
+        """True if `address` is one of the trusted proxies."""
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -141,12 +142,12 @@ class ClientAddress:
 
     def resolve(self, peer: str, forwarded_for: str | None) -> str:
         peer = peer.rsplit(":", 1)[0] if peer.count(":") == 1 else peer  # "ip:port" from RSGI
-        if not self.networks or forwarded_for is None or not self._trusted(peer):
+        if not self.networks or forwarded_for is None or not self.trusts(peer):
             return peer
         # Walk from the right: the first address that is not one of our proxies is the client.
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
         for hop in reversed(hops):
-            if not self._trusted(hop):
+            if not self.trusts(hop):
                 return hop
         return hops[0] if hops else peer
 

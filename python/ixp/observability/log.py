@@ -12,6 +12,8 @@ from typing import Any
 from ixp.base.clock import iso_ms
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("ixp_request_id", default="-")
+#: The name of the API key the current request authenticated with (never the key itself), or "-".
+key_name: contextvars.ContextVar[str] = contextvars.ContextVar("ixp_key_name", default="-")
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -19,6 +21,10 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id.get()
+        if not hasattr(record, "key"):
+            name = key_name.get()
+            if name != "-":
+                record.key = name
         return True
 
 

@@ -19,6 +19,7 @@ from ixp._core import LatencyHistogram, RouteStats
 from ixp.base.clock import utc_now_iso
 
 Section = Callable[[], dict[str, Any]]
+Series = Callable[[], list[tuple[str, str, str, float]]]
 UNMATCHED = "<unmatched>"  # every unknown path shares one series, so scanners cannot grow memory
 _NS_PER_MS = 1_000_000
 _encoder = msgspec.json.Encoder()
@@ -45,13 +46,20 @@ def new_route_stats() -> RouteStats:
 class Metrics:
     """Per-route latency and status counters for one worker process."""
 
-    def __init__(self, routes: Iterable[str], sections: Mapping[str, Section] | None = None) -> None:
+    def __init__(
+        self,
+        routes: Iterable[str],
+        sections: Mapping[str, Section] | None = None,
+        series: Iterable[Series] = (),
+    ) -> None:
         self.started = time.monotonic()
         self.routes: dict[str, RouteStats] = {name: new_route_stats() for name in routes}
         self.unmatched = self.stats_for(UNMATCHED)
         self.errors_by_code: dict[str, int] = {}
         # Named sections the features contribute to the JSON document (match cache, storage, …).
         self.sections: dict[str, Section] = dict(sections or {})
+        # Extra Prometheus samples: each callable returns (name, help, type, value) tuples.
+        self.series = list(series)
 
     def stats_for(self, route: str) -> RouteStats:
         stats = self.routes.get(route)
@@ -177,6 +185,8 @@ class Metrics:
                 process["cpuSeconds"],
             ),
         ]
+        for extra in self.series:
+            gauges.extend(extra())
         for metric, help_text, kind, value in gauges:
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}", f"{metric} {value}"]
         return ("\n".join(lines) + "\n").encode()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ixp.base.errors import ConfigError
@@ -19,7 +20,10 @@ from ixp.registry.reference import RegistryRef
 log = logging.getLogger("ixp.reload")
 
 
-def _stamp(paths: list[Path]) -> tuple[tuple[int, int] | None, ...]:
+Stamp = tuple[tuple[int, int] | None, ...]
+
+
+def _stamp(paths: list[Path]) -> Stamp:
     stamps: list[tuple[int, int] | None] = []
     for path in paths:
         try:
@@ -34,18 +38,26 @@ class RegistryWatcher:
     """Polls the configured files every `reload_interval` seconds (no extra dependency, works on any
     filesystem, including network mounts where inotify does not)."""
 
-    def __init__(self, settings: Settings, registry: RegistryRef) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: RegistryRef,
+        also: Sequence[tuple[Path, Callable[[], None]]] = (),
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.paths = [p for p in registry.current.sources if p is not None]
+        # Other files reloaded on the same schedule (the API keys file): path -> reload callback.
+        self.also = list(also)
         self._task: asyncio.Task[None] | None = None
         self.reloads = 0
         self.failures = 0
 
     async def start(self) -> None:
-        if self.paths and self._task is None:
+        if (self.paths or self.also) and self._task is None:
             # The baseline is taken now, not when the task first runs, so an edit made in between counts.
-            self._task = asyncio.get_running_loop().create_task(self._run(_stamp(self.paths)))
+            others = [_stamp([path]) for path, _ in self.also]
+            self._task = asyncio.get_running_loop().create_task(self._run(_stamp(self.paths), others))
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -74,10 +86,16 @@ class RegistryWatcher:
         )
         return current
 
-    async def _run(self, last: tuple[tuple[int, int] | None, ...]) -> None:
+    async def _run(self, last: Stamp, others: list[Stamp]) -> None:
         while True:
             await asyncio.sleep(self.settings.reload_interval)
             try:
-                last = self.check(last)
+                if self.paths:
+                    last = self.check(last)
+                for index, (path, reload) in enumerate(self.also):
+                    stamp = _stamp([path])
+                    if stamp != others[index]:
+                        others[index] = stamp
+                        reload()
             except Exception:  # never let the watcher die silently
                 log.exception("registry reload failed")

@@ -114,6 +114,13 @@ class Store(Protocol):
 
     async def count_intent_logs(self) -> int: ...
 
+    async def delete_user(self, user_id: int) -> bool:
+        """Erase the user, their sessions and their intent logs in one transaction; False if there
+        was no such user."""
+
+    async def delete_intent_logs_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete at most `limit` intent logs created before `cutoff`; return how many."""
+
     def pool_stats(self) -> dict[str, int]:
         """`{"size", "in_use", "min", "max"}` connections."""
 

@@ -43,6 +43,16 @@ _encode = msgspec.json.Encoder().encode
 _message = msgspec.json.Decoder(tuple[str, str | None])
 
 
+class _Flight:
+    """One load in progress for a key, shared by every caller that missed it meanwhile."""
+
+    __slots__ = ("stale", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.stale = False
+
+
 class TwoLevelCache:
     def __init__(
         self,
@@ -68,6 +78,8 @@ class TwoLevelCache:
         self._redis: aioredis.Redis | None = None
         self._sub_redis: aioredis.Redis | None = None
         self._status: Status = "disabled" if redis_url is None else "degraded"
+        self._inflight: dict[str, _Flight] = {}
+        self.single_flight = {"loads": 0, "joined": 0}
         self._subscriber: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
         self._last_warning = float("-inf")
@@ -123,6 +135,7 @@ class TwoLevelCache:
             "l1": self.l1.stats(),
             "l2": {"hits": self.l2_hits, "misses": self.l2_misses, "errors": self.l2_errors},
             "redis": self._status,
+            "singleFlight": dict(self.single_flight),
         }
 
     # -- operations -------------------------------------------------------------------------------
@@ -195,17 +208,43 @@ class TwoLevelCache:
     async def get_or_load(
         self, key: str, load: Callable[[], Awaitable[T | None]], ttl: float, as_type: type[T] | None = None
     ) -> T | None:
-        """The cached value, or `await load()` cached for `ttl` (unless it returns None)."""
+        """The cached value, or `await load()` cached for `ttl` (unless it returns None).
+
+        Single flight: concurrent misses for one key share one `load()` (one database query), run
+        as its own task so that a caller that gives up (a timeout) does not fail the others. A load
+        that an invalidation overtook is returned to the callers that were waiting for it but not
+        cached, so no later read sees a value older than an acknowledged write.
+        """
         value: T | None = await (self.get(key) if as_type is None else self.get(key, as_type))
-        if value is None:
+        if value is not None:
+            return value
+        flight = self._inflight.get(key)
+        if flight is None:
+            flight = _Flight(asyncio.get_running_loop().create_task(self._load(key, load, ttl)))
+            self._inflight[key] = flight
+            self.single_flight["loads"] += 1
+        else:
+            self.single_flight["joined"] += 1
+        result: T | None = await asyncio.shield(flight.task)
+        return result
+
+    async def _load(self, key: str, load: Callable[[], Awaitable[T | None]], ttl: float) -> T | None:
+        flight = self._inflight.get(key)
+        try:
             value = await load()
-            if value is not None:
+            if value is not None and flight is not None and not flight.stale:
                 await self.set(key, value, ttl)
-        return value
+            return value
+        finally:
+            if self._inflight.get(key) is flight:
+                del self._inflight[key]
 
     async def invalidate(self, key: str) -> None:
         """Drop `key` from L1 and L2 here, and from every other instance's L1."""
         self.l1.delete(key)
+        flight = self._inflight.pop(key, None)
+        if flight is not None:
+            flight.stale = True  # its value may predate the write: callers after this load afresh
         client = self._redis
         if client is None:
             return

@@ -14,9 +14,13 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from ixp.base.tasks import cancel_and_wait
 from ixp.storage.base import IntentLog, StorageError, Store
+
+T = TypeVar("T")
 
 logger = logging.getLogger("ixp.storage.logs")
 
@@ -128,6 +132,15 @@ class IntentLogWriter:
             "rejected": self.rejected,
             "pending": len(self._queue),
         }
+
+    async def erase(self, user_id: int, delete: Callable[[], Awaitable[T]]) -> T:
+        """Drop the user's queued rows and run `delete` while no batch is being written, so no row
+        of the user can land after it."""
+        async with self._flush_lock:
+            kept = [row for row in self._queue if row.user_id != user_id]
+            self._queue.clear()
+            self._queue.extend(kept)
+            return await delete()
 
     # -- flushing ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -291,6 +291,21 @@ class PostgresStore:
     async def count_intent_logs(self) -> int:
         async with self._conn() as conn:
             return int(await conn.fetchval(_SQL_COUNT_LOGS))
+
+    async def delete_user(self, user_id: int) -> bool:
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute("DELETE FROM intent_logs WHERE user_id = $1", user_id)
+            await conn.execute("DELETE FROM sessions WHERE user_id = $1", user_id)
+            return bool(await conn.fetchval("DELETE FROM users WHERE id = $1 RETURNING true", user_id))
+
+    async def delete_intent_logs_before(self, cutoff: datetime, limit: int) -> int:
+        sql = (
+            "DELETE FROM intent_logs WHERE id IN "
+            "(SELECT id FROM intent_logs WHERE created_at < $1 ORDER BY id LIMIT $2)"
+        )
+        async with self._conn() as conn:
+            status = await conn.execute(sql, base.as_utc(cutoff), limit)
+        return int(status.split()[-1])
 
 
 def _lost(proxy: Any) -> bool:

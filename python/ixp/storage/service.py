@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from ixp.base.errors import ConfigError
 from ixp.base.settings import Settings
+from ixp.base.tasks import cancel_and_wait
 from ixp.storage.base import IntentLog, Session, StorageUnavailable, User, utc_now
 from ixp.storage.cache import TwoLevelCache
 from ixp.storage.factory import open_store
@@ -23,6 +25,8 @@ from ixp.storage.logs import IntentLogWriter
 
 log = logging.getLogger("ixp.storage")
 PING_TIMEOUT = 2.0
+RETENTION_INTERVAL = 3600.0  # seconds between retention runs
+RETENTION_BATCH = 1000  # rows deleted per transaction
 SESSION_TTL = 60.0
 
 
@@ -48,6 +52,8 @@ class StorageService:
         )
         self._opened = False
         self._lock: asyncio.Lock | None = None
+        self._retention: asyncio.Task[None] | None = None
+        self.retention = {"deleted": 0, "runs": 0}
         self.warmed = {"users": 0, "sessions": 0}
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -67,6 +73,8 @@ class StorageService:
             self._opened = True
 
     async def start(self) -> None:
+        if self.settings.log_retention_days > 0:
+            self._retention = asyncio.get_running_loop().create_task(self._retain())
         try:
             await self.ready()
         except StorageUnavailable as exc:
@@ -75,6 +83,8 @@ class StorageService:
         await self.warm()
 
     async def stop(self) -> None:
+        task, self._retention = self._retention, None
+        await cancel_and_wait(task)
         if not self._opened:
             return
         await self.writer.close()  # flushes every queued log row
@@ -125,10 +135,51 @@ class StorageService:
     ) -> None:
         """Append processed intents to the user's session and queue their log rows."""
         await self.ready()
+        keep_message = self.settings.log_messages
         for intent, message, parameters in processed:
             await self.store.record_intent(user_id, intent, parameters, self.settings.session_idle_seconds)
-            self.writer.log(IntentLog(user_id, intent, message, parameters, latency_us, utc_now()))
+            text = message if keep_message else ""  # IXP_LOG_MESSAGES=off: no raw message kept
+            self.writer.log(IntentLog(user_id, intent, text, parameters, latency_us, utc_now()))
         await self.cache.invalidate(f"session:{user_id}")
+
+    async def erase_user(self, user_id: int) -> bool:
+        """Erase the user, their sessions and intent logs (queued ones included) in one transaction,
+        then drop them from every cache level on every worker. False if there was no such user."""
+        await self.ready()
+        erased = await self.writer.erase(user_id, lambda: self.store.delete_user(user_id))
+        await self.cache.invalidate(f"user:{user_id}")
+        await self.cache.invalidate(f"session:{user_id}")
+        return erased
+
+    async def delete_expired_logs(self, batch: int = RETENTION_BATCH) -> int:
+        """Delete the intent logs older than `IXP_LOG_RETENTION_DAYS`, `batch` rows per transaction
+        (short transactions: requests never wait long behind it); return how many."""
+        cutoff = utc_now() - timedelta(days=self.settings.log_retention_days)
+        deleted = 0
+        while True:
+            count = await self.store.delete_intent_logs_before(cutoff, batch)
+            deleted += count
+            if count < batch:
+                break
+            await asyncio.sleep(0)  # let requests run between batches
+        self.retention["runs"] += 1
+        self.retention["deleted"] += deleted
+        return deleted
+
+    async def _retain(self) -> None:
+        while True:
+            try:
+                await self.ready()
+                deleted = await self.delete_expired_logs()
+                if deleted:
+                    log.info(
+                        "intent log retention: deleted %d logs older than %d days",
+                        deleted,
+                        self.settings.log_retention_days,
+                    )
+            except StorageUnavailable as exc:
+                log.warning("intent log retention skipped: storage unavailable (%s)", exc)
+            await asyncio.sleep(RETENTION_INTERVAL)
 
     # -- health and metrics -----------------------------------------------------------------------
 
@@ -159,7 +210,9 @@ class StorageService:
                 "l1": {**l1, "hitRatio": round(l1["hits"] / l1_lookups, 4) if l1_lookups else 0.0},
                 "l2": {**l2, "hitRatio": round(l2["hits"] / l2_lookups, 4) if l2_lookups else 0.0},
                 "redis": cache["redis"],
+                "singleFlight": cache["singleFlight"],
             },
             "intentLogs": self.writer.stats(),
             "warmed": dict(self.warmed),
+            "retention": {"days": self.settings.log_retention_days, **self.retention},
         }

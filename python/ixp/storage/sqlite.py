@@ -292,6 +292,23 @@ class SqliteStore:
         row = await self._run(lambda conn: conn.execute(_SQL_COUNT_LOGS).fetchone())
         return int(row[0])
 
+    async def delete_user(self, user_id: int) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            def erase() -> bool:
+                conn.execute("DELETE FROM intent_logs WHERE user_id = ?", (user_id,))
+                conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+                return conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
+
+            return self._write(conn, erase)
+
+        return await self._run(job)
+
+    async def delete_intent_logs_before(self, cutoff: datetime, limit: int) -> int:
+        sql = "DELETE FROM intent_logs WHERE id IN (SELECT id FROM intent_logs WHERE created_at < ? LIMIT ?)"
+        return await self._run(
+            lambda conn: self._write(conn, lambda: conn.execute(sql, (_ts(cutoff), limit)).rowcount)
+        )
+
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     message = str(exc).lower()

@@ -1,6 +1,7 @@
 //! `RenderTable::render` of a 7-parameter intent (string enum, string with min/max/pattern,
 //! integer with bounds, number, boolean, array with maxItems, nested object), with and without
-//! options, and a request that fails validation (→ `None`).
+//! options, and a request that fails validation (→ `None`); `render_outcome` of the valid one and
+//! of the invalid one (→ the 400 with its Zod issue).
 //!
 //! `cargo bench -p ixp-core --bench render`
 
@@ -43,6 +44,7 @@ fn table() -> RenderTable {
         prefix,
         suffix,
         origins: None,
+        ..IntentSpec::default()
     }])
     .unwrap()
 }
@@ -62,6 +64,13 @@ fn bench_render(c: &mut Criterion) {
     });
     group.bench_function("invalid_7_params", |b| {
         b.iter(|| black_box(table.render_into(black_box(INVALID), None, &mut out)))
+    });
+    // The full pipeline: the descriptor, or the 400 with every Zod issue (message + details).
+    group.bench_function("outcome_valid_7_params", |b| {
+        b.iter(|| black_box(table.render_outcome(black_box(BODY), None, None)))
+    });
+    group.bench_function("outcome_invalid_7_params", |b| {
+        b.iter(|| black_box(table.render_outcome(black_box(INVALID), None, None)))
     });
     group.bench_function("valid_7_params_fresh_vec", |b| {
         b.iter(|| black_box(table.render(black_box(BODY), None)))

@@ -13,5 +13,9 @@ pub use histogram::LatencyHistogram;
 pub use lru::{CacheStats, Clock, Lookup, LruCache, ManualClock, MonotonicClock};
 pub use matcher::{Capture, Engine, IntentMatcher, MatchResult, MatcherOptions, SpanMatch};
 pub use normalize::{is_normalized, normalize};
-pub use render::{IntentSpec, Pattern, RenderError, RenderTable};
+pub use render::{
+    ErrorCode, ExternalPattern, IntentSpec, IntentState, Issue, IssueKind, Issues, Pattern,
+    PatternPolicy, RenderError, RenderOutcome, RenderTable, SchemaError, SchemaErrorKind,
+    TableError, Validation,
+};
 pub use route_stats::{monotonic_ns, RouteStats};

@@ -1,87 +1,123 @@
-//! Parameter schemas: compiled from JSON Schema like `validation.py`, then used to validate a
-//! request's `parameters` and write the validated props, in one pass.
+//! Parameter schemas compiled like `validation.py`'s `_compile*`. Validation lives in
+//! [`write`](super::write) (the success path, writing the props as it validates) and
+//! [`collect`](super::collect) (every issue, as Python reports them).
 
 use std::cmp::Ordering;
+use std::fmt;
 
 use hashbrown::{HashMap, HashSet};
 
-use super::json::{JStr, Members, NumValue, Value};
+use super::json::{NumValue, Value};
+use super::object::{Object, SMALL_OBJECT};
 use super::pattern::Pattern;
+use super::write::{write_str, write_value};
 
-/// Objects with more members than this get a hash index for lookups and de-duplication; below
-/// it, linear scans are faster.
-const SMALL_OBJECT: usize = 8;
-
-// ---------------------------------------------------------------------------------------------
-// Objects with duplicate keys: last value, first position.
-
-/// A view of an object's members with Python-dict semantics for duplicate keys.
-pub(super) struct Object<'a, 'j> {
-    members: &'a Members<'j>,
-    /// key → (first index, last index), for large objects only.
-    index: Option<HashMap<&'a str, (usize, usize)>>,
+/// What to do with a `pattern` outside the subset of regular expressions that Rust's `regex`
+/// reads exactly as Python's `re` (see [`Pattern`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PatternPolicy {
+    /// The intent is a *fallback*: everything it would validate is declined (left to Python).
+    #[default]
+    Fallback,
+    /// Building the table fails with [`SchemaErrorKind::UnsupportedPattern`].
+    Reject,
+    /// The field's pattern is checked by the caller's hook (see [`ExternalPattern`]); without a
+    /// hook, a request that needs it is declined.
+    External,
 }
 
-impl<'a, 'j> Object<'a, 'j> {
-    pub(super) fn new(members: &'a Members<'j>) -> Self {
-        let index = (members.len() > SMALL_OBJECT).then(|| {
-            let mut index: HashMap<&str, (usize, usize)> = HashMap::with_capacity(members.len());
-            for (i, (key, _)) in members.iter().enumerate() {
-                index.entry(key.as_str()).or_insert((i, i)).1 = i;
-            }
-            index
-        });
-        Object { members, index }
-    }
+/// A schema problem, found when compiling: where (Python's `where`, e.g.
+/// `parameters.properties.code`) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    pub at: String,
+    pub kind: SchemaErrorKind,
+}
 
-    /// The value of the last member named `key`.
-    fn get(&self, key: &str) -> Option<&'a Value<'j>> {
-        match &self.index {
-            Some(index) => index.get(key).map(|&(_, last)| &self.members[last].1),
-            None => self
-                .members
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v),
-        }
-    }
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaErrorKind {
+    /// A schema (or the whole `parameters`) that is not a JSON object.
+    NotASchemaObject,
+    /// The top-level `type` is not `"object"`.
+    TopNotObject,
+    PropertiesNotObject,
+    RequiredNotNames,
+    RequiredUndeclared(String),
+    EnumNotList,
+    EnumEmpty,
+    EnumNotStrings,
+    /// `minLength` & co.: not a non-negative integer.
+    NotNonNegativeInt(&'static str),
+    /// `minimum`/`maximum`: not a finite number, or an integer outside i64/u64 (Rust's limit).
+    BoundNotFinite(&'static str),
+    PatternNotString,
+    /// A pattern Rust cannot match exactly as Python does (the reason), or does not compile.
+    UnsupportedPattern {
+        pattern: String,
+        reason: String,
+    },
+    /// A default holding a number outside i64/u64 or not finite (Rust's limit).
+    DefaultOutOfRange,
+    /// Nested deeper than the JSON parser goes (Rust's limit).
+    TooDeep,
+}
 
-    /// Each distinct key once, at its first position, with its last value.
-    fn for_each(&self, mut f: impl FnMut(&'a JStr<'j>, &'a Value<'j>)) {
-        let members = self.members;
-        for (i, (key, value)) in members.iter().enumerate() {
-            match &self.index {
-                Some(index) => {
-                    let (first, last) = index[key.as_str()];
-                    if first == i {
-                        f(key, &members[last].1);
-                    }
-                }
-                None => {
-                    if members[..i].iter().any(|(k, _)| k == key) {
-                        continue;
-                    }
-                    let last = members[i + 1..]
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| k == key)
-                        .map_or(value, |(_, v)| v);
-                    f(key, last);
-                }
-            }
+impl SchemaError {
+    fn new(at: &str, kind: SchemaErrorKind) -> Self {
+        SchemaError {
+            at: at.to_owned(),
+            kind,
         }
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Schema compilation: `validation.py`'s `_compile*`, with every `SchemaError` a fallback.
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = &self.at;
+        match &self.kind {
+            SchemaErrorKind::NotASchemaObject => write!(f, "{at}: not a JSON-Schema object"),
+            SchemaErrorKind::TopNotObject => write!(f, r#"{at}: "type" is not "object""#),
+            SchemaErrorKind::PropertiesNotObject => write!(f, "{at}.properties: not an object"),
+            SchemaErrorKind::RequiredNotNames => write!(f, "{at}.required: not a list of names"),
+            SchemaErrorKind::RequiredUndeclared(name) => {
+                write!(f, "{at}.required: {name:?} is not declared")
+            }
+            SchemaErrorKind::EnumNotList => write!(f, "{at}.enum: not a list"),
+            SchemaErrorKind::EnumEmpty => write!(f, "{at}.enum: empty"),
+            SchemaErrorKind::EnumNotStrings => write!(f, "{at}.enum: not a list of strings"),
+            SchemaErrorKind::NotNonNegativeInt(key) => {
+                write!(f, "{at}.{key}: not a non-negative integer")
+            }
+            SchemaErrorKind::BoundNotFinite(key) => {
+                write!(f, "{at}.{key}: not a finite number (or too large)")
+            }
+            SchemaErrorKind::PatternNotString => write!(f, "{at}.pattern: not a string"),
+            SchemaErrorKind::UnsupportedPattern { pattern, reason } => {
+                write!(f, "{at}.pattern {pattern:?}: {reason}")
+            }
+            SchemaErrorKind::DefaultOutOfRange => {
+                write!(f, "{at}.default: a number outside i64/u64 or not finite")
+            }
+            SchemaErrorKind::TooDeep => write!(f, "{at}: nested too deep"),
+        }
+    }
+}
 
-type Compiled<T> = Result<T, String>;
+impl std::error::Error for SchemaError {}
+
+/// A field whose `pattern` the caller checks ([`PatternPolicy::External`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalPattern {
+    /// Where, as in [`SchemaError::at`].
+    pub at: String,
+    pub pattern: String,
+}
+
+type Compiled<T> = Result<T, SchemaError>;
 
 #[derive(Debug)]
 pub(super) struct ObjectSchema {
-    fields: Vec<Field>,
+    pub(super) fields: Vec<Field>,
     /// Field by name, for schemas with many fields (merging options looks names up).
     index: Option<HashMap<Box<str>, usize>>,
 }
@@ -95,21 +131,31 @@ impl ObjectSchema {
         });
         ObjectSchema { fields, index }
     }
+
+    pub(super) fn field(&self, name: &str) -> Option<&Field> {
+        match &self.index {
+            Some(index) => index.get(name).map(|&i| &self.fields[i]),
+            None => self.fields.iter().find(|f| *f.name == *name),
+        }
+    }
 }
 
 #[derive(Debug)]
-struct Field {
-    name: Box<str>,
+pub(super) struct Field {
+    pub(super) name: Box<str>,
     /// `"name":`, encoded once.
-    key: Box<[u8]>,
-    check: Check,
-    required: bool,
+    pub(super) key: Box<[u8]>,
+    pub(super) check: Check,
+    pub(super) required: bool,
     /// The default, already encoded (only for optional fields that declare one).
-    default: Option<Box<[u8]>>,
+    pub(super) default: Option<Box<[u8]>>,
+    /// `expected` of the "Required" issue: the declared `type` (any string), the enum's
+    /// listing for a string enum, else `unknown`.
+    pub(super) expected: Box<str>,
 }
 
 #[derive(Debug)]
-enum Check {
+pub(super) enum Check {
     /// Missing, unknown or union `type`: any value, kept as it is.
     Any,
     Str(StrCheck),
@@ -120,8 +166,8 @@ enum Check {
     },
     Bool,
     Array {
-        min: Option<u64>,
-        max: Option<u64>,
+        min: Option<Len>,
+        max: Option<Len>,
     },
     /// `object` without `properties` (below the top level): any object, kept as it is.
     AnyObject,
@@ -129,18 +175,42 @@ enum Check {
 }
 
 #[derive(Debug)]
-enum StrCheck {
-    Enum(HashSet<Box<str>>),
+pub(super) enum StrCheck {
+    Enum(Enum),
     Plain {
-        min: Option<u64>,
-        max: Option<u64>,
-        pattern: Option<Pattern>,
+        min: Option<Len>,
+        max: Option<Len>,
+        pattern: Option<PatternCheck>,
     },
+}
+
+#[derive(Debug)]
+pub(super) struct Enum {
+    pub(super) set: HashSet<Box<str>>,
+    /// The options in schema order (duplicates kept), for issues.
+    pub(super) options: Box<[Box<str>]>,
+    /// `'a' | 'b'`: the `expected` of its issues.
+    pub(super) listing: Box<str>,
+}
+
+#[derive(Debug)]
+pub(super) enum PatternCheck {
+    Regex(Pattern),
+    /// Checked by the caller's hook; the pattern's source.
+    External(Box<str>),
+}
+
+/// A length bound (`minLength`…): compared as a `u64` (saturated: Python's ints are unbounded,
+/// no length reaches `u64::MAX`), reported as written.
+#[derive(Debug, Clone)]
+pub(super) struct Len {
+    pub(super) value: u64,
+    pub(super) text: Box<str>,
 }
 
 /// A number as Python holds it: an exact integer or a finite float.
 #[derive(Debug, Clone, Copy)]
-enum Num {
+pub(super) enum Num {
     Int(i128),
     Float(f64),
 }
@@ -151,177 +221,231 @@ fn get_some<'a, 'j>(spec: &Object<'a, 'j>, key: &str) -> Option<&'a Value<'j>> {
     spec.get(key).filter(|v| !matches!(v, Value::Null))
 }
 
-pub(super) fn compile_parameters(schema: &Value<'_>) -> Compiled<ObjectSchema> {
+/// State of one schema's compilation.
+struct Compiler {
+    policy: PatternPolicy,
+    external: Vec<ExternalPattern>,
+}
+
+/// The compiled `parameters` schema, and the fields whose patterns the caller checks.
+pub(super) fn compile_parameters(
+    schema: &Value<'_>,
+    policy: PatternPolicy,
+) -> Compiled<(ObjectSchema, Vec<ExternalPattern>)> {
+    let at = "parameters";
     let Value::Object(members) = schema else {
-        return Err("parameters: not a JSON-Schema object".into());
+        return Err(SchemaError::new(at, SchemaErrorKind::NotASchemaObject));
     };
     let spec = Object::new(members);
     if !matches!(spec.get("type"), Some(Value::Str(t)) if t == "object") {
-        return Err(r#"parameters: "type" is not "object""#.into());
+        return Err(SchemaError::new(at, SchemaErrorKind::TopNotObject));
     }
-    match compile_object(&spec, "parameters", true)? {
-        Check::Object(schema) => Ok(schema),
+    let mut compiler = Compiler {
+        policy,
+        external: Vec::new(),
+    };
+    match compiler.object(&spec, at, true)? {
+        Check::Object(schema) => Ok((schema, compiler.external)),
         _ => unreachable!("the top level always has properties"),
     }
 }
 
-fn compile(spec: &Value<'_>, at: &str) -> Compiled<Check> {
-    let Value::Object(members) = spec else {
-        return Err(format!("{at}: not a JSON-Schema object"));
-    };
-    let spec = Object::new(members);
-    let kind = match spec.get("type") {
-        Some(Value::Str(kind)) => kind.as_str(),
-        _ => "",
-    };
-    Ok(match kind {
-        "string" => Check::Str(compile_string(&spec, at)?),
-        "number" | "integer" => Check::Num {
-            integer: kind == "integer",
-            min: bound(&spec, "minimum", at)?,
-            max: bound(&spec, "maximum", at)?,
-        },
-        "boolean" => Check::Bool,
-        "array" => Check::Array {
-            min: non_negative_int(&spec, "minItems", at)?,
-            max: non_negative_int(&spec, "maxItems", at)?,
-        },
-        "object" => compile_object(&spec, at, false)?,
-        _ => Check::Any,
-    })
-}
+impl Compiler {
+    fn check(&mut self, spec: &Value<'_>, at: &str) -> Compiled<Check> {
+        let Value::Object(members) = spec else {
+            return Err(SchemaError::new(at, SchemaErrorKind::NotASchemaObject));
+        };
+        let spec = Object::new(members);
+        let kind = match spec.get("type") {
+            Some(Value::Str(kind)) => kind.as_str(),
+            _ => "",
+        };
+        Ok(match kind {
+            "string" => Check::Str(self.string(&spec, at)?),
+            "number" | "integer" => Check::Num {
+                integer: kind == "integer",
+                min: bound(&spec, "minimum", at)?,
+                max: bound(&spec, "maximum", at)?,
+            },
+            "boolean" => Check::Bool,
+            "array" => Check::Array {
+                min: non_negative_int(&spec, "minItems", at)?,
+                max: non_negative_int(&spec, "maxItems", at)?,
+            },
+            "object" => self.object(&spec, at, false)?,
+            _ => Check::Any,
+        })
+    }
 
-fn compile_object(spec: &Object<'_, '_>, at: &str, top: bool) -> Compiled<Check> {
-    let properties = match get_some(spec, "properties") {
-        None if !top => return Ok(Check::AnyObject),
-        None => &[][..],
-        Some(Value::Object(p)) => &p[..],
-        Some(_) => return Err(format!("{at}.properties: not an object")),
-    };
-    let mut required: Vec<&str> = Vec::new();
-    match spec.get("required") {
-        None => {}
-        Some(Value::Array(items)) => {
-            for item in items.iter() {
-                match item {
-                    Value::Str(s) => required.push(s.as_str()),
-                    _ => return Err(format!("{at}.required: not a list of names")),
+    fn object(&mut self, spec: &Object<'_, '_>, at: &str, top: bool) -> Compiled<Check> {
+        let properties = match get_some(spec, "properties") {
+            None if !top => return Ok(Check::AnyObject),
+            None => &[][..],
+            Some(Value::Object(p)) => &p[..],
+            Some(_) => return Err(SchemaError::new(at, SchemaErrorKind::PropertiesNotObject)),
+        };
+        let mut required: Vec<&str> = Vec::new();
+        match spec.get("required") {
+            None => {}
+            Some(Value::Array(items)) => {
+                for item in items.iter() {
+                    match item {
+                        Value::Str(s) => required.push(s.as_str()),
+                        _ => return Err(SchemaError::new(at, SchemaErrorKind::RequiredNotNames)),
+                    }
                 }
             }
+            Some(_) => return Err(SchemaError::new(at, SchemaErrorKind::RequiredNotNames)),
         }
-        Some(_) => return Err(format!("{at}.required: not a list of names")),
-    }
-    let properties = Object::new(properties);
-    if let Some(unknown) = required.iter().find(|r| properties.get(r).is_none()) {
-        return Err(format!("{at}.required: {unknown:?} is not declared"));
-    }
-    let mut fields = Vec::new();
-    let mut failure = None;
-    properties.for_each(|name, prop| {
-        if failure.is_some() {
-            return;
+        let properties = Object::new(properties);
+        if let Some(unknown) = required.iter().find(|r| properties.get(r).is_none()) {
+            let kind = SchemaErrorKind::RequiredUndeclared((*unknown).to_owned());
+            return Err(SchemaError::new(at, kind));
         }
-        let name: &str = name;
-        let field = compile_field(name, prop, required.contains(&name), at);
-        match field {
-            Ok(field) => fields.push(field),
-            Err(e) => failure = Some(e),
-        }
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(Check::Object(ObjectSchema::new(fields))),
-    }
-}
-
-fn compile_field(name: &str, prop: &Value<'_>, required: bool, at: &str) -> Compiled<Field> {
-    let at = format!("{at}.properties.{name}");
-    let check = compile(prop, &at)?;
-    let mut default = None;
-    if let (false, Value::Object(members)) = (required, prop) {
-        // `"default" in prop`: a null default is a default (of null).
-        if let Some(value) = Object::new(members).get("default") {
-            if !value.numbers_in_range() {
-                return Err(format!(
-                    "{at}.default: a number outside i64/u64 or not finite"
-                ));
+        let mut fields = Vec::new();
+        let mut failure = None;
+        properties.for_each(|name, prop| {
+            if failure.is_some() {
+                return;
             }
-            let mut encoded = Vec::new();
-            write_value(&mut encoded, value);
-            default = Some(encoded.into_boxed_slice());
+            let name: &str = name;
+            match self.field(name, prop, required.contains(&name), at) {
+                Ok(field) => fields.push(field),
+                Err(e) => failure = Some(e),
+            }
+        });
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(Check::Object(ObjectSchema::new(fields))),
         }
     }
-    let mut key = Vec::with_capacity(name.len() + 3);
-    write_str(&mut key, name);
-    key.push(b':');
-    Ok(Field {
-        name: name.into(),
-        key: key.into_boxed_slice(),
-        check,
-        required,
-        default,
-    })
-}
 
-fn compile_string(spec: &Object<'_, '_>, at: &str) -> Compiled<StrCheck> {
-    if let Some(options) = get_some(spec, "enum") {
-        // With an enum, Python looks at nothing else (minLength/pattern are not even compiled).
-        let Value::Array(options) = options else {
-            return Err(format!("{at}.enum: not a list"));
+    fn field(&mut self, name: &str, prop: &Value<'_>, required: bool, at: &str) -> Compiled<Field> {
+        let at = format!("{at}.properties.{name}");
+        let check = self.check(prop, &at)?;
+        let mut default = None;
+        if let (false, Value::Object(members)) = (required, prop) {
+            // `"default" in prop`: a null default is a default (of null).
+            if let Some(value) = Object::new(members).get("default") {
+                if !value.numbers_in_range() {
+                    return Err(SchemaError::new(&at, SchemaErrorKind::DefaultOutOfRange));
+                }
+                let mut encoded = Vec::new();
+                write_value(&mut encoded, value);
+                default = Some(encoded.into_boxed_slice());
+            }
+        }
+        let expected: Box<str> = match (&check, prop) {
+            (Check::Str(StrCheck::Enum(e)), _) => e.listing.clone(),
+            (_, Value::Object(members)) => match Object::new(members).get("type") {
+                Some(Value::Str(kind)) => kind.as_str().into(),
+                _ => "unknown".into(),
+            },
+            _ => "unknown".into(),
         };
-        if options.is_empty() {
-            return Err(format!("{at}.enum: empty"));
-        }
-        let mut set = HashSet::with_capacity(options.len());
-        for option in options.iter() {
-            let Value::Str(s) = option else {
-                return Err(format!("{at}.enum: not a list of strings"));
-            };
-            set.insert(Box::from(s.as_str()));
-        }
-        return Ok(StrCheck::Enum(set));
+        let mut key = Vec::with_capacity(name.len() + 3);
+        write_str(&mut key, name);
+        key.push(b':');
+        Ok(Field {
+            name: name.into(),
+            key: key.into_boxed_slice(),
+            check,
+            required,
+            default,
+            expected,
+        })
     }
-    let min = non_negative_int(spec, "minLength", at)?;
-    let max = non_negative_int(spec, "maxLength", at)?;
-    let pattern = match get_some(spec, "pattern") {
-        None => None,
-        Some(Value::Str(p)) => {
-            Some(Pattern::new(p).map_err(|e| format!("{at}.pattern {p:?}: {e}"))?)
+
+    fn string(&mut self, spec: &Object<'_, '_>, at: &str) -> Compiled<StrCheck> {
+        if let Some(options) = get_some(spec, "enum") {
+            // With an enum, Python looks at nothing else (minLength/pattern are not even compiled).
+            let Value::Array(options) = options else {
+                return Err(SchemaError::new(at, SchemaErrorKind::EnumNotList));
+            };
+            if options.is_empty() {
+                return Err(SchemaError::new(at, SchemaErrorKind::EnumEmpty));
+            }
+            let mut listed = Vec::with_capacity(options.len());
+            for option in options.iter() {
+                let Value::Str(s) = option else {
+                    return Err(SchemaError::new(at, SchemaErrorKind::EnumNotStrings));
+                };
+                listed.push(Box::from(s.as_str()));
+            }
+            let listing = (listed.iter().map(|o| format!("'{o}'")))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            return Ok(StrCheck::Enum(Enum {
+                set: listed.iter().cloned().collect(),
+                options: listed.into_boxed_slice(),
+                listing: listing.into(),
+            }));
         }
-        Some(_) => return Err(format!("{at}.pattern: not a string")),
-    };
-    Ok(StrCheck::Plain { min, max, pattern })
+        let min = non_negative_int(spec, "minLength", at)?;
+        let max = non_negative_int(spec, "maxLength", at)?;
+        let pattern = match get_some(spec, "pattern") {
+            None => None,
+            Some(Value::Str(p)) => Some(match Pattern::new(p) {
+                Ok(pattern) => PatternCheck::Regex(pattern),
+                Err(_) if self.policy == PatternPolicy::External => {
+                    self.external.push(ExternalPattern {
+                        at: at.to_owned(),
+                        pattern: p.as_str().to_owned(),
+                    });
+                    PatternCheck::External(p.as_str().into())
+                }
+                Err(reason) => {
+                    let pattern = p.as_str().to_owned();
+                    let kind = SchemaErrorKind::UnsupportedPattern { pattern, reason };
+                    return Err(SchemaError::new(at, kind));
+                }
+            }),
+            Some(_) => return Err(SchemaError::new(at, SchemaErrorKind::PatternNotString)),
+        };
+        Ok(StrCheck::Plain { min, max, pattern })
+    }
 }
 
-/// `_non_negative_int`: absent/null → None; a JSON integer ≥ 0 (saturated to u64) → Some.
-fn non_negative_int(spec: &Object<'_, '_>, key: &str, at: &str) -> Compiled<Option<u64>> {
+/// `_non_negative_int`: absent/null → None; a JSON integer ≥ 0 → Some.
+fn non_negative_int(spec: &Object<'_, '_>, key: &'static str, at: &str) -> Compiled<Option<Len>> {
     match get_some(spec, key) {
         None => Ok(None),
-        Some(Value::Number(n)) if n.is_integer() && !n.text.starts_with('-') => {
-            // Python ints are unbounded; no length reaches u64::MAX.
-            Ok(Some(match n.value() {
-                NumValue::Int(i) => u64::try_from(i).unwrap_or(u64::MAX),
-                _ => u64::MAX,
-            }))
-        }
-        Some(_) => Err(format!("{at}.{key}: not a non-negative integer")),
+        Some(Value::Number(n)) if n.is_integer() => match n.value() {
+            // `-0` is Python's 0.
+            NumValue::Int(i) if i >= 0 => Ok(Some(Len {
+                value: u64::try_from(i).unwrap_or(u64::MAX),
+                text: i.to_string().into(),
+            })),
+            NumValue::OutOfRange if !n.text.starts_with('-') => Ok(Some(Len {
+                value: u64::MAX,
+                text: n.text.into(),
+            })),
+            _ => Err(SchemaError::new(
+                at,
+                SchemaErrorKind::NotNonNegativeInt(key),
+            )),
+        },
+        Some(_) => Err(SchemaError::new(
+            at,
+            SchemaErrorKind::NotNonNegativeInt(key),
+        )),
     }
 }
 
 /// `_bound`: absent/null → None; a finite JSON number → Some (kept exact, int or float).
-fn bound(spec: &Object<'_, '_>, key: &str, at: &str) -> Compiled<Option<Num>> {
+fn bound(spec: &Object<'_, '_>, key: &'static str, at: &str) -> Compiled<Option<Num>> {
     match get_some(spec, key) {
         None => Ok(None),
         Some(value) => match as_num(value) {
             Some(n) => Ok(Some(n)),
-            None => Err(format!("{at}.{key}: not a finite number (or too large)")),
+            None => Err(SchemaError::new(at, SchemaErrorKind::BoundNotFinite(key))),
         },
     }
 }
 
 /// A JSON number as Python compares it; `None` for non-numbers and for numbers outside
 /// i64/u64 or not finite (those are refused when parsing a request).
-fn as_num(value: &Value<'_>) -> Option<Num> {
+pub(super) fn as_num(value: &Value<'_>) -> Option<Num> {
     match value {
         Value::Number(n) => match n.value() {
             NumValue::Int(i) => Some(Num::Int(i)),
@@ -333,7 +457,7 @@ fn as_num(value: &Value<'_>) -> Option<Num> {
 }
 
 /// Exact comparison, as Python compares ints and floats (never through a lossy conversion).
-fn cmp_num(a: Num, b: Num) -> Ordering {
+pub(super) fn cmp_num(a: Num, b: Num) -> Ordering {
     match (a, b) {
         (Num::Int(x), Num::Int(y)) => x.cmp(&y),
         (Num::Float(x), Num::Float(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
@@ -358,228 +482,54 @@ pub(super) fn cmp_int_float(i: i128, f: f64) -> Ordering {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Validation: `check_object` & co. on the success path, writing the result as it goes.
-//
-// Output: compact JSON, non-ASCII as raw UTF-8 (msgspec's encoding, up to number spelling).
-// Validation and output are one pass, in schema order, straight into the response buffer; on
-// any failure the buffer is discarded.
+/// The caller's check of [`PatternPolicy::External`] patterns: `hook(pattern, text)` is
+/// `re.search(pattern, text) is not None`, or `None` when it cannot tell (then the request is
+/// declined).
+pub type PatternHook<'h> = dyn FnMut(&str, &str) -> Option<bool> + 'h;
 
-impl ObjectSchema {
-    /// Writes the validated object, with `options` merged like `{**props, **options}` (an option
-    /// replaces a prop in place; new keys follow in order). `false` when `members` is invalid.
-    pub(super) fn write_validated(
-        &self,
-        members: &Members<'_>,
-        options: Option<&Object<'_, '_>>,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        let input = Object::new(members);
-        out.push(b'{');
-        let mut first = true;
-        for field in &self.fields {
-            let value = match (input.get(&field.name), &field.default) {
-                (Some(value), _) => Some(value),
-                (None, _) if field.required => return false,
-                (None, Some(_)) => None,
-                (None, None) => continue,
-            };
-            separator(out, &mut first);
-            out.extend_from_slice(&field.key);
-            let option = options.and_then(|o| o.get(&field.name));
-            match (value, option) {
-                // Replaced by an option: still validated, not written.
-                (Some(v), Some(o)) => {
-                    if !field.check.validate(v, None) {
-                        return false;
-                    }
-                    write_value(out, o);
-                }
-                (Some(v), None) => {
-                    if !field.check.validate(v, Some(out)) {
-                        return false;
-                    }
-                }
-                (None, Some(o)) => write_value(out, o),
-                (None, None) => {
-                    if let Some(default) = &field.default {
-                        out.extend_from_slice(default);
-                    }
-                }
-            }
+/// What validation needs besides the value: the hook, and whether it failed to answer.
+pub(super) struct Externals<'a, 'h> {
+    hook: Option<&'a mut PatternHook<'h>>,
+    /// Patterns of the subset are matched by `regex` for every string, as Python's validator
+    /// does (`Pattern.is_match`); when false, only where `re` provably agrees
+    /// (`Pattern.search`): the success-only `render` keeps declining the rest, as it always has.
+    regex_everywhere: bool,
+    /// A pattern could not be checked: the outcome is not Python's, decline it.
+    pub(super) undecided: bool,
+}
+
+impl<'a, 'h> Externals<'a, 'h> {
+    pub(super) fn new(hook: Option<&'a mut PatternHook<'h>>, regex_everywhere: bool) -> Self {
+        Externals {
+            hook,
+            regex_everywhere,
+            undecided: false,
         }
-        if let Some(options) = options {
-            options.for_each(|key, value| {
-                // In props: declared, and given or defaulted (validation succeeded).
-                let in_props = self
-                    .field(key)
-                    .is_some_and(|f| f.default.is_some() || f.required || input.get(key).is_some());
-                if !in_props {
-                    separator(out, &mut first);
-                    write_json_str(out, key);
-                    out.push(b':');
-                    write_value(out, value);
-                }
-            });
-        }
-        out.push(b'}');
-        true
     }
 
-    fn field(&self, name: &str) -> Option<&Field> {
-        match &self.index {
-            Some(index) => index.get(name).map(|&i| &self.fields[i]),
-            None => self.fields.iter().find(|f| *f.name == *name),
+    /// Whether `text` matches `pattern` (in the sense of `re.search`); `false` and undecided
+    /// when the hook cannot tell.
+    pub(super) fn matches(&mut self, pattern: &str, text: &str) -> bool {
+        match self.hook.as_mut().and_then(|hook| hook(pattern, text)) {
+            Some(matched) => matched,
+            None => {
+                self.undecided = true;
+                false
+            }
         }
     }
 }
 
-impl Check {
-    /// Validates `value`, writing it (as validated) to `out` when given.
-    fn validate(&self, value: &Value<'_>, out: Option<&mut Vec<u8>>) -> bool {
-        let ok = match (self, value) {
-            (Check::Any, _) => true,
-            (Check::Str(check), Value::Str(s)) => check.accepts(s),
-            // Without bounds, only the kind of literal matters: no need to read its value (an
-            // integer literal has no fraction; `in_range` is `as_num(value).is_some()`).
-            (
-                Check::Num {
-                    integer,
-                    min: None,
-                    max: None,
-                },
-                Value::Number(n),
-            ) if !*integer || n.is_integer() => n.in_range(),
-            (Check::Num { integer, min, max }, _) => {
-                let Some(n) = as_num(value) else {
-                    return false;
-                };
-                !(*integer && matches!(n, Num::Float(f) if f.fract() != 0.0))
-                    && min.map_or(true, |m| cmp_num(n, m) != Ordering::Less)
-                    && max.map_or(true, |m| cmp_num(n, m) != Ordering::Greater)
-            }
-            (Check::Bool, Value::Bool(_)) => true,
-            (Check::Array { min, max }, Value::Array(items)) => {
-                let n = items.len() as u64;
-                min.map_or(true, |m| n >= m) && max.map_or(true, |m| n <= m)
-            }
-            (Check::AnyObject, Value::Object(_)) => true,
-            (Check::Object(schema), Value::Object(members)) => {
-                return match out {
-                    Some(out) => schema.write_validated(members, None, out),
-                    None => schema.write_validated(members, None, &mut Vec::new()),
-                };
-            }
-            _ => false,
-        };
-        if let (true, Some(out)) = (ok, out) {
-            write_value(out, value);
-        }
-        ok
-    }
-}
-
-impl StrCheck {
-    fn accepts(&self, s: &str) -> bool {
+impl PatternCheck {
+    pub(super) fn matches(&self, text: &str, externals: &mut Externals<'_, '_>) -> bool {
         match self {
-            StrCheck::Enum(options) => options.contains(s),
-            StrCheck::Plain { min, max, pattern } => {
-                if min.is_some() || max.is_some() {
-                    let n = s.chars().count() as u64;
-                    if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                        return false;
-                    }
-                }
-                pattern.as_ref().map_or(true, |p| p.search(s) == Some(true))
-            }
+            // Python matches these patterns with the same `regex` (`ixp._core.Pattern.is_match`).
+            PatternCheck::Regex(pattern) if externals.regex_everywhere => pattern.is_match(text),
+            PatternCheck::Regex(pattern) => pattern.search(text).unwrap_or_else(|| {
+                externals.undecided = true;
+                false
+            }),
+            PatternCheck::External(pattern) => externals.matches(pattern, text),
         }
     }
 }
-
-fn separator(out: &mut Vec<u8>, first: &mut bool) {
-    if !std::mem::take(first) {
-        out.push(b',');
-    }
-}
-
-fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        // The literal as written: the same number to any JSON reader (`2.0` stays a float).
-        Value::Number(n) => out.extend_from_slice(n.text.as_bytes()),
-        Value::Str(s) => write_json_str(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            let mut first = true;
-            for item in items.iter() {
-                separator(out, &mut first);
-                write_value(out, item);
-            }
-            out.push(b']');
-        }
-        Value::Object(members) => {
-            out.push(b'{');
-            let mut first = true;
-            Object::new(members).for_each(|key, value| {
-                separator(out, &mut first);
-                write_json_str(out, key);
-                out.push(b':');
-                write_value(out, value);
-            });
-            out.push(b'}');
-        }
-    }
-}
-
-/// A parsed string: a raw one is text from between quotes that had no escapes, hence contains
-/// no `"`, `\` or control character, and needs no escaping.
-fn write_json_str(out: &mut Vec<u8>, s: &JStr<'_>) {
-    match *s {
-        JStr::Raw(raw) => {
-            out.push(b'"');
-            out.extend_from_slice(raw.as_bytes());
-            out.push(b'"');
-        }
-        JStr::Decoded(s) => write_str(out, s),
-    }
-}
-
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]);
-        } else {
-            out.extend_from_slice(escape);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-// ---------------------------------------------------------------------------------------------
