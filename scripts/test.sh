@@ -3,12 +3,14 @@
 # this kind, builds the wheel, and runs every check. `.ci/run` calls exactly this.
 #
 #   1. Debian's redis-server and postgresql (apt-get, only if missing), started on loopback with
-#      throwaway data directories (.ci/services.sh), stopped again on exit;
+#      throwaway data directories (.ci/services.sh), stopped again on exit; Debian's chromium
+#      (apt-get, only if missing) for the browser tests, which Playwright drives;
 #   2. a virtualenv (.venv) with the wheel built by maturin (release profile) and the test extras;
 #   3. cargo test, clippy and rustfmt for the Rust workspace;
 #   4. ruff, mypy --strict, mypy.stubtest for the hand-written ixp._core stub, and import-linter
 #      (the package's layers, pyproject.toml [tool.importlinter]);
-#   5. pytest (in-process ASGI, real Granian processes, real Redis and PostgreSQL);
+#   5. pytest (in-process ASGI, real Granian processes, real Redis and PostgreSQL, schemathesis
+#      against a live server from its OpenAPI description, chromium on the pages and ixp.js);
 #   6. the load-test smoke run (locust, <= 60 s; fails if the error rate is >= 0.1 %).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,6 +23,15 @@ trap 'bash "$ROOT/.ci/services.sh" stop || true' EXIT
 bash .ci/services.sh start
 # shellcheck disable=SC1091
 source "$IXP_SERVICES_DIR/env"
+
+step "browser: Debian's chromium for the browser tests"
+if ! command -v chromium >/dev/null; then
+    [ "$(id -u)" = 0 ] || { echo "chromium missing and not root: apt-get install chromium" >&2; exit 1; }
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends chromium
+fi
+chromium --version
 
 step "python: virtualenv, wheel (maturin, release) and test dependencies"
 VENV="${IXP_VENV:-$ROOT/.venv}"

@@ -83,6 +83,16 @@ class Services:
         self.run(f"IXP_TEST_{service}_START")
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def artefacts(kind: str) -> Path:
+    """A git-ignored directory for a test run's artefacts (screenshots, fuzzing reports)."""
+    path = ROOT / ".ci" / "tmp" / "artefacts" / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def api_key(
     name: str = "tests", scopes: str = "users:read,users:write,sessions:write,metrics:read"
 ) -> tuple[str, str]:

@@ -25,6 +25,7 @@ from ixp.features.processing import IntentProcessor, processing
 from ixp.features.protocol import protocol
 from ixp.features.storage import storage
 from ixp.features.users import users
+from ixp.features.web import web
 from ixp.http.access import AccessControl
 from ixp.http.adapters import ServerAdapters
 from ixp.http.compression import Compressor
@@ -76,6 +77,8 @@ class IXPApp(ServerAdapters):
             settings.memory_check_seconds, settings.memory_high_ratio, settings.memory_limit_mb
         )
 
+        # The router is filled below; the OpenAPI description reads it when a version's spec is built.
+        self.router = Router()
         # Features and what they contribute. Order only decides the order of start-up hooks (and
         # reverse shutdown): storage opens before anything that could use it.
         features = [
@@ -86,6 +89,7 @@ class IXPApp(ServerAdapters):
             users(self.storage, self.access),
             access_control(settings, self.access),
             memory_monitor(self.memory),
+            web(settings, self.registry, self.compressor, self.router.documented),
             *extensions.contributions,
             *extra,
         ]
@@ -106,7 +110,6 @@ class IXPApp(ServerAdapters):
             watcher = RegistryWatcher(settings, self.registry, also=keys_reloader(settings, self.access))
             features.append(Contribution("reload", on_startup=[watcher.start], on_shutdown=[watcher.stop]))
 
-        self.router = Router()
         for feature in features:
             for listener in feature.registry_listeners:
                 self.registry.subscribe(listener)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from ixp.base.errors import ConfigError, ErrorCode, IXPError
 from ixp.features.contribution import Contribution
 from ixp.features.crawler_sources import CrawlerPage, CrawlerQuery, CrawlerSource
+from ixp.http.openapi import Operation
 from ixp.http.routing import Handler, RouteSpec
 from ixp.http.types import Request, Response, json_response
 from ixp.render.providers import DataProvider, ProviderContext
@@ -40,11 +41,13 @@ _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
 class Route(NamedTuple):
-    """A route a plugin serves: `handler(request) -> Response` (sync or async)."""
+    """A route a plugin serves: `handler(request) -> Response` (sync or async); `doc` is what the
+    OpenAPI description (`/ixp/api-docs.json`) says about it (`ixp.http.openapi.Operation`)."""
 
     method: str
     path: str
     handler: Handler
+    doc: Operation | None = None
 
 
 @runtime_checkable
@@ -172,10 +175,11 @@ def _routes(raw: Any, problems: list[str]) -> list[RouteSpec]:
         return []
     routes = []
     for index, item in enumerate(raw):
-        if not (isinstance(item, tuple) and len(item) == 3):
+        if not (isinstance(item, tuple) and len(item) in (3, 4)):
             problems.append(f"routes[{index}]: expected Route(method, path, handler), got {item!r}")
             continue
-        method, path, handler = item
+        method, path, handler = item[:3]
+        doc = item[3] if len(item) == 4 else None
         if method not in _METHODS:
             problems.append(
                 f"routes[{index}]: method must be one of {', '.join(sorted(_METHODS))}, got {method!r}"
@@ -184,8 +188,10 @@ def _routes(raw: Any, problems: list[str]) -> list[RouteSpec]:
             problems.append(f"routes[{index}]: path must start with '/', got {path!r}")
         elif not callable(handler):
             problems.append(f"routes[{index}]: handler must be callable, got {handler!r}")
+        elif doc is not None and not isinstance(doc, Operation):
+            problems.append(f"routes[{index}]: doc must be an ixp.http.openapi.Operation, got {doc!r}")
         else:
-            routes.append(RouteSpec(method, path, handler))
+            routes.append(RouteSpec(method, path, handler, doc=doc))
     return routes
 
 

@@ -128,3 +128,23 @@ async def test_security_headers_off(make_app) -> None:  # type: ignore[no-untype
         response = await client.get("/ixp/intents")
         assert "content-security-policy" not in response.headers
         assert "x-content-type-options" not in response.headers
+
+
+def test_own_headers_replace_csp_and_corp_and_keep_the_rest() -> None:
+    from ixp.base.settings import Settings
+    from ixp.http.cors import own_headers
+
+    defaults = dict(SECURITY_HEADERS)
+    page = dict(own_headers(Settings(), content_security_policy="default-src 'self'"))
+    assert page["content-security-policy"] == "default-src 'self'"
+    assert page["x-content-type-options"] == defaults["x-content-type-options"]
+    assert page["cross-origin-resource-policy"] == "same-origin"
+    assert "access-control-allow-origin" not in page
+    script = dict(own_headers(Settings(), any_origin=True, resource_policy="cross-origin"))
+    assert script["access-control-allow-origin"] == "*"
+    assert script["cross-origin-resource-policy"] == "cross-origin"
+    assert script["content-security-policy"] == defaults["content-security-policy"]
+    assert dict(own_headers(Settings(security_headers=False), any_origin=True)) == {
+        "access-control-allow-origin": "*",
+        "vary": "Accept-Encoding",
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -30,7 +30,12 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
 async def test_unknown_path_is_a_json_404(client: httpx.AsyncClient) -> None:
     error = assert_envelope(await client.get("/ixp/nothing-here"), 404, "NOT_FOUND")
     assert "/ixp/nothing-here" in error["message"]
-    assert_envelope(await client.get("/"), 404, "NOT_FOUND")
+    assert_envelope(await client.get("/nowhere"), 404, "NOT_FOUND")
+
+
+async def test_root_is_a_json_404_without_the_demo(make_app: Callable[..., IXPApp]) -> None:
+    async with asgi_client(make_app(demo=False)) as client:
+        assert_envelope(await client.get("/"), 404, "NOT_FOUND")
 
 
 async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:

@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Requests carrying an Origin outside this list are refused (403); empty = no such check.
     allowed_origins: tuple[str, ...] = ()
     mount_path: str = "/ixp"  # where the protocol routes are served
+    # The demo page at / (IXP_DEMO): None = on exactly when the bundled example registry is served.
+    demo: bool | None = None
     max_body_bytes: int = 1_048_576
     metrics_enabled: bool = True
     log_level: str = "info"
@@ -165,6 +167,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             take(field, _positive_float)
         for field in (
             "reload",
+            "demo",
             "cors_credentials",
             "security_headers",
             "metrics_enabled",

@@ -24,6 +24,8 @@ from ixp.base.errors import ErrorCode, IXPError
 from ixp.base.tasks import call_with_timeout
 from ixp.features.contribution import Contribution
 from ixp.features.crawler_sources import CrawlerPage, CrawlerQuery, CrawlerSource
+from ixp.features.schemas import OBJECT, query
+from ixp.http.openapi import Operation, Reply
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
 from ixp.registry.reference import RegistryRef
@@ -273,13 +275,36 @@ def crawler(
     registry: RegistryRef, sources: Sequence[CrawlerSource] = (), timeout: float = 2.0, mount: str = "/ixp"
 ) -> Contribution:
     path = f"{mount}/crawler_content"
+    doc = Operation(
+        "Crawlable intents and components, paged",
+        ("crawler",),
+        parameters=(
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "default 100"),
+            query("cursor", {"type": "string"}, "the previous page's `pagination.nextCursor`"),
+            query("type", {"enum": ["intent", "component"]}),
+            query("lastUpdated", {"type": "string"}, "ISO-8601: items updated since then"),
+            query("format", {"enum": ["json"]}),
+            query("includeMetadata", {"enum": ["true", "false"]}, "`true`: add a `metadata` object"),
+        ),
+        responses={
+            200: Reply(
+                "One page",
+                {
+                    "type": "object",
+                    "required": ["contents", "pagination", "lastUpdated"],
+                    "properties": {"contents": {"type": "array", "items": OBJECT}, "pagination": OBJECT},
+                },
+            )
+        },
+        errors=("INVALID_REQUEST",),
+    )
     if not sources:
 
         def content(request: Request) -> Response:
             current = registry.current
             return json_response(200, _encoder.encode(registry_page(current, parse_query(current, request))))
 
-        return Contribution("crawler", routes=[RouteSpec("GET", path, content)])
+        return Contribution("crawler", routes=[RouteSpec("GET", path, content, doc=doc)])
 
     async def merged(request: Request) -> Response:
         current = registry.current
@@ -290,5 +315,7 @@ def crawler(
         return {s.name: {"calls": s.calls, **s.failures} for s in sources}
 
     return Contribution(
-        "crawler", routes=[RouteSpec("GET", path, merged)], metrics_sections={"crawlerSources": stats}
+        "crawler",
+        routes=[RouteSpec("GET", path, merged, doc=doc)],
+        metrics_sections={"crawlerSources": stats},
     )

@@ -14,6 +14,7 @@ import msgspec
 
 from ixp.base.clock import utc_now_iso
 from ixp.features.contribution import Contribution, HealthCheck
+from ixp.http.openapi import Operation, Reply
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
 from ixp.observability.memory import MemoryMonitor
@@ -50,7 +51,21 @@ def health(registry: RegistryRef, checks: Mapping[str, HealthCheck], mount: str 
         return json_response(503 if status == "unhealthy" else 200, _encode(body))
 
     # Load balancers' health checks are never rate limited.
-    return Contribution("health", routes=[RouteSpec("GET", f"{mount}/health", report, rate_limited=False)])
+    body = {
+        "type": "object",
+        "required": ["status", "service", "version", "timestamp", "uptime", "checks"],
+        "properties": {
+            "status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy"]},
+            "checks": {"type": "object", "additionalProperties": {"type": "object", "required": ["status"]}},
+        },
+    }
+    doc = Operation(
+        "Health: healthy or degraded (200), unhealthy (503), with each check",
+        ("operations",),
+        responses={200: Reply("Healthy or degraded", body), 503: Reply("Unhealthy", body)},
+    )
+    route = RouteSpec("GET", f"{mount}/health", report, rate_limited=False, doc=doc)
+    return Contribution("health", routes=[route])
 
 
 def memory_monitor(monitor: MemoryMonitor) -> Contribution:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.features.contribution import Contribution
 from ixp.http.access import AccessControl, Scope
+from ixp.http.openapi import Operation, Reply
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
 from ixp.observability.metrics import Metrics
@@ -33,4 +34,20 @@ def metrics_endpoint(
             return Response(200, [("content-type", PROMETHEUS_CONTENT_TYPE)], metrics.to_prometheus(counts))
         return json_response(200, metrics.to_json(counts))
 
-    return Contribution("metrics", routes=[RouteSpec("GET", f"{mount}/metrics", report)])
+    doc = Operation(
+        "Metrics: JSON, or Prometheus text with `Accept: text/plain` or `?format=prometheus`",
+        ("operations",),
+        parameters=(
+            {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "prometheus"]}},
+        ),
+        responses={
+            200: Reply(
+                "The metrics",
+                {"type": "object", "required": ["requests"]},
+                more=((PROMETHEUS_CONTENT_TYPE.split(";")[0], {"type": "string"}),),
+            )
+        },
+        errors=("INVALID_REQUEST",),
+        auth=True,
+    )
+    return Contribution("metrics", routes=[RouteSpec("GET", f"{mount}/metrics", report, doc=doc)])

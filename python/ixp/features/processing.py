@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from time import perf_counter_ns
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -20,9 +21,11 @@ from ixp._core import LruCache, normalize_message
 from ixp.base.errors import ConfigError, ErrorCode, IXPError
 from ixp.base.settings import Settings
 from ixp.features.contribution import Contribution
+from ixp.features.schemas import SHARED
 from ixp.features.users import parse_user_id
 from ixp.http.access import AccessControl, Scope
 from ixp.http.body import decode_json_body
+from ixp.http.openapi import Operation, Reply, ref
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
 from ixp.registry.reference import Commit, RegistryRef
@@ -296,12 +299,77 @@ class IntentProcessor:
         )
 
 
+_USER_ID = MappingProxyType(
+    {"oneOf": [{"type": "integer"}, {"type": "string"}], "description": "a positive integer id"}
+)
+_RENDER_ERRORS = ("ORIGIN_NOT_ALLOWED", "COMPONENT_NOT_FOUND", "DATA_PROVIDER_ERROR", "TIMEOUT_ERROR")
+PROCESS_DOC = Operation(
+    "Match a free-text message to an intent and render it",
+    ("processing",),
+    description="With `userId`, the intent is appended to the user's session (docs/protocol.md §9.1).",
+    request={
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}, "userId": _USER_ID, "options": {"type": "object"}},
+    },
+    responses={200: Reply("The matched intent and its descriptor", ref("Processed"))},
+    errors=("NO_INTENT_MATCHED", "USER_NOT_FOUND", "STORAGE_UNAVAILABLE", *_RENDER_ERRORS),
+    example=MappingProxyType({"message": "weather in Lisbon for 5 days"}),
+    auth=True,
+    schemas=SHARED,
+)
+BATCH_DOC = Operation(
+    "Match many messages in one call; failed items carry their error",
+    ("processing",),
+    request={
+        "type": "object",
+        "required": ["messages"],
+        "properties": {
+            "messages": {"type": "array", "items": {"type": "string"}},
+            "userId": _USER_ID,
+            "options": {"type": "object"},
+        },
+    },
+    responses={
+        200: Reply(
+            "One result per message, in input order",
+            {
+                "type": "object",
+                "required": ["results", "count"],
+                "properties": {
+                    "count": {"type": "integer"},
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "anyOf": [
+                                ref("Processed"),
+                                {
+                                    "type": "object",
+                                    "required": ["error"],
+                                    "properties": {
+                                        "error": {"type": "object", "required": ["status", "code", "message"]}
+                                    },
+                                },
+                            ]
+                        },
+                    },
+                },
+            },
+        )
+    },
+    errors=("USER_NOT_FOUND", "STORAGE_UNAVAILABLE", "DATA_PROVIDER_ERROR", "TIMEOUT_ERROR"),
+    example=MappingProxyType({"messages": ["weather in Lisbon", "top 3 books", "hello"]}),
+    auth=True,
+    schemas=SHARED,
+)
+
+
 def processing(processor: IntentProcessor) -> Contribution:
     return Contribution(
         "processing",
         routes=[
-            RouteSpec("POST", "/api/intents/process", processor.process),
-            RouteSpec("POST", "/api/intents/process/batch", processor.process_batch),
+            RouteSpec("POST", "/api/intents/process", processor.process, doc=PROCESS_DOC),
+            RouteSpec("POST", "/api/intents/process/batch", processor.process_batch, doc=BATCH_DOC),
         ],
         metrics_sections={"matchCache": processor.cache_stats},
         registry_listeners=[processor.on_registry_swap],

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from operator import attrgetter
 from typing import Any, cast
 
@@ -13,8 +14,11 @@ from ixp.base.clock import utc_now_iso
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.base.settings import Settings
 from ixp.features.contribution import Contribution
+from ixp.features.schemas import OBJECT, SHARED, STRING, query, render_request, stamped
 from ixp.http.body import COMMON_JSON_CONTENT_TYPES, check_json_content_type, decode_json_body
 from ixp.http.compression import Compressor
+from ixp.http.cors import own_headers
+from ixp.http.openapi import Operation, Reply, ref
 from ixp.http.routing import BodyOf, RouteSpec
 from ixp.http.types import JSON_CONTENT_TYPE, HeaderMap, Request, Response, json_response
 from ixp.registry.bodies import CachedBody
@@ -71,15 +75,16 @@ def protocol(
     settings: Settings, registry: RegistryRef, renderer: Renderer, compressor: Compressor
 ) -> Contribution:
     mount = settings.mount_path
+    public = own_headers(settings, any_origin=True)  # /sdk/config: readable from any origin
 
-    def registry_body(path: str, body_of: BodyOf, name: str = "") -> RouteSpec:
+    def registry_body(path: str, body_of: BodyOf, name: str = "", doc: Operation | None = None) -> RouteSpec:
         """A GET route whose body is encoded once per registry version. The pipeline answers GET
         itself (`answer_body`); this handler serves HEAD and rate-limited apps."""
 
         def handler(request: Request) -> Response:
             return compressor.cached_response(request.headers, body_of(registry.current))
 
-        return RouteSpec("GET", path, handler, name=name, body_of=body_of)
+        return RouteSpec("GET", path, handler, name=name, body_of=body_of, doc=doc)
 
     def rust_outcome(body: bytes, origin: str | None) -> Response | IXPError | None:
         """Rust's whole answer to a render: the descriptor, the protocol's error, or None for what
@@ -159,7 +164,7 @@ def protocol(
             "cors": {"origins": list(settings.cors_origins)},
         }
         response = json_response(200, _encode(body), [("cache-control", "public, max-age=300")])
-        response.public = True
+        response.own_headers = public
         return response
 
     def init(request: Request) -> Response:
@@ -192,16 +197,102 @@ def protocol(
         warmed = compressor.warm(registry.current.bodies())
         log.info("registry bodies compressed ahead of traffic: %d", warmed, extra={"warmedBodies": warmed})
 
+    tags = ("registry",)
     routes = [
-        registry_body(f"{mount}/intents", attrgetter("intents_body")),
-        registry_body(f"{mount}/components", attrgetter("components_body")),
-        registry_body(f"{mount}/theme", attrgetter("theme_body")),
-        RouteSpec(
-            "POST", f"{mount}/render", render_with_data if renderer.providers else render, lane=render_lane
+        registry_body(
+            f"{mount}/intents",
+            attrgetter("intents_body"),
+            doc=Operation(
+                "Every intent definition, as stored", tags,
+                responses={200: Reply("The intents", stamped("intents", {"type": "array"}))},
+            ),
         ),
-        RouteSpec("GET", f"{mount}/sdk/config", sdk_config),
-    ]
+        registry_body(
+            f"{mount}/components",
+            attrgetter("components_body"),
+            doc=Operation(
+                "Every component, with its name and default security policy", tags,
+                responses={200: Reply("The components", stamped("components", {"type": "array"}))},
+            ),
+        ),
+        registry_body(
+            f"{mount}/theme",
+            attrgetter("theme_body"),
+            doc=Operation(
+                "The configured theme (or the default one)", tags,
+                responses={200: Reply("The theme", stamped("theme", OBJECT))},
+            ),
+        ),
+        RouteSpec(
+            "POST",
+            f"{mount}/render",
+            render_with_data if renderer.providers else render,
+            lane=render_lane,
+            doc=Operation(
+                "Render an intent: its component descriptor",
+                ("render",),
+                description="`intent.name` selects the intent; `intent.parameters` are validated against "
+                "its parameter schema (docs/protocol.md §4).",
+                request=render_request,
+                responses={200: Reply("The component descriptor", ref("Descriptor"))},
+                errors=(
+                    "ORIGIN_NOT_ALLOWED", "INTENT_NOT_SUPPORTED", "COMPONENT_NOT_FOUND",
+                    *(("DATA_PROVIDER_ERROR", "TIMEOUT_ERROR") if renderer.providers else ()),
+                ),
+                schemas=SHARED,
+            ),
+        ),
+        RouteSpec(
+            "GET",
+            f"{mount}/sdk/config",
+            sdk_config,
+            doc=Operation(
+                "Client bootstrap: endpoints, CORS origins, theme", ("bootstrap",),
+                responses={200: Reply("The configuration", {
+                    "type": "object",
+                    "required": ["theme", "version", "endpoints", "cors"],
+                    "properties": {"theme": OBJECT, "version": STRING, "endpoints": OBJECT, "cors": OBJECT},
+                })},
+            ),
+        ),
+    ]  # fmt: skip
+    menu_doc = Operation(
+        "Intents with menu items (chat bootstrap)",
+        ("bootstrap",),
+        responses={
+            200: Reply(
+                "The menus",
+                {
+                    "type": "object",
+                    "required": ["menus", "total"],
+                    "properties": {"menus": {"type": "array"}, "total": {"type": "integer"}},
+                },
+            )
+        },
+    )
+    init_doc = Operation(
+        "Intents for a chat's first screen",
+        ("bootstrap",),
+        parameters=(
+            query("featured", {"enum": ["true", "false"]}, "`true`: featured intents only"),
+            query("limit", {"type": "integer", "minimum": 0}, "at most this many (0: all)"),
+        ),
+        responses={
+            200: Reply(
+                "The intents",
+                {
+                    "type": "object",
+                    "required": ["intents", "total", "featured", "timestamp"],
+                    "properties": {"intents": {"type": "array"}, "total": {"type": "integer"}},
+                },
+            )
+        },
+        errors=("INVALID_REQUEST",),
+    )
     for prefix in (mount, f"{mount}/ixp"):  # the SDK served these at /ixp/ixp/... (docs/protocol.md §7.2)
-        routes.append(registry_body(f"{prefix}/menu", menu_body, name=f"{mount}/menu"))
-        routes.append(RouteSpec("GET", f"{prefix}/init", init, name=f"{mount}/init"))
+        alias = prefix != mount
+        menu = replace(menu_doc, deprecated=alias)
+        init_alias = replace(init_doc, deprecated=alias)
+        routes.append(registry_body(f"{prefix}/menu", menu_body, name=f"{mount}/menu", doc=menu))
+        routes.append(RouteSpec("GET", f"{prefix}/init", init, name=f"{mount}/init", doc=init_alias))
     return Contribution("protocol", routes=routes, on_startup=[warm_bodies])

@@ -5,14 +5,17 @@ email 409, database down 503) and are answered by the HTTP boundary."""
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
 
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.features.contribution import Contribution
+from ixp.features.schemas import SHARED, query
 from ixp.http.access import AccessControl, Scope
 from ixp.http.body import decode_json_body
+from ixp.http.openapi import Operation, Reply, ref
 from ixp.http.routing import RouteSpec
 from ixp.http.types import Request, Response, json_response
 from ixp.storage.base import Session, UnknownUser, User
@@ -53,7 +56,7 @@ def parse_user_id(raw: Any, field: str = "id") -> int:
     """A positive integer id (ints and digit strings); anything else is a 400 naming the field."""
     if type(raw) is int:
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():  # not "²": int() fails
         value = int(raw.strip())
     else:
         raise IXPError(
@@ -70,12 +73,124 @@ def _positive(request: Request, name: str, default: int, maximum: int) -> int:
     raw = request.query_param(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise IXPError(
             ErrorCode.INVALID_REQUEST,
             f"Query parameter '{name}' must be an integer from 1 to {maximum}, got '{raw}'",
         )
     return int(raw)
+
+
+_TAGS = ("users",)
+_ID = MappingProxyType(
+    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+)
+CREATE_DOC = Operation(
+    "Create a user",
+    _TAGS,
+    request={
+        "type": "object",
+        "required": ["email", "name"],
+        "properties": {
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+    },
+    responses={
+        201: Reply(
+            "The user (its URL in `Location`)",
+            ref("User"),
+            links=tuple(
+                (
+                    name,
+                    MappingProxyType({"operationId": operation, "parameters": {"id": "$response.body#/id"}}),
+                )
+                for name, operation in (
+                    ("GetUser", "get_api_users_by_id"),
+                    ("GetSession", "get_api_users_by_id_session"),
+                )
+            ),
+        )
+    },
+    errors=("CONFLICT", "STORAGE_UNAVAILABLE"),
+    example=MappingProxyType({"email": "ada@example.com", "name": "Ada Lovelace"}),
+    auth=True,
+    schemas=SHARED,
+)
+LIST_DOC = Operation(
+    "Users by ids (`ids=1,2,3`), or a page of users, newest first",
+    _TAGS,
+    parameters=(
+        query("ids", {"type": "string", "pattern": r"^[1-9][0-9]{0,8}(,[1-9][0-9]{0,8}){0,99}$"}, "1,2,3"),
+        query("page", {"type": "integer", "minimum": 1, "maximum": 10_000_000}),
+        query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    ),
+    responses={
+        200: Reply(
+            "The users",
+            {
+                "type": "object",
+                "required": ["users", "total"],
+                "properties": {
+                    "users": {"type": "array", "items": ref("User")},
+                    "total": {"type": "integer"},
+                },
+            },
+        )
+    },
+    errors=("INVALID_REQUEST", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
+GET_DOC = Operation(
+    "One user",
+    _TAGS,
+    parameters=(_ID,),
+    responses={200: Reply("The user", ref("User"))},
+    errors=("INVALID_REQUEST", "USER_NOT_FOUND", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
+SESSION_DOC = Operation(
+    "A user and their current session",
+    _TAGS,
+    parameters=(_ID,),
+    responses={
+        200: Reply(
+            "The user and the session (null when none)",
+            {
+                "type": "object",
+                "required": ["user", "session"],
+                "properties": {
+                    "user": ref("User"),
+                    "session": {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["id", "createdAt", "lastSeenAt", "recentIntents", "intentCount"],
+                            },
+                        ]
+                    },
+                },
+            },
+        )
+    },
+    errors=("INVALID_REQUEST", "USER_NOT_FOUND", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
+
+
+ERASE_DOC = Operation(
+    "Erase a user, their sessions and their intent logs (204, then 404)",
+    _TAGS,
+    parameters=(_ID,),
+    responses={204: Reply("Erased")},
+    errors=("INVALID_REQUEST", "USER_NOT_FOUND", "STORAGE_UNAVAILABLE"),
+    auth=True,
+    schemas=SHARED,
+)
 
 
 def users(storage: StorageService, access: AccessControl) -> Contribution:
@@ -145,10 +260,10 @@ def users(storage: StorageService, access: AccessControl) -> Contribution:
     return Contribution(
         "users",
         routes=[
-            RouteSpec("POST", "/api/users", create),
-            RouteSpec("GET", "/api/users", listing),
-            RouteSpec("GET", "/api/users/{id}", get_one),
-            RouteSpec("DELETE", "/api/users/{id}", erase),
-            RouteSpec("GET", "/api/users/{id}/session", session),
+            RouteSpec("POST", "/api/users", create, doc=CREATE_DOC),
+            RouteSpec("GET", "/api/users", listing, doc=LIST_DOC),
+            RouteSpec("GET", "/api/users/{id}", get_one, doc=GET_DOC),
+            RouteSpec("GET", "/api/users/{id}/session", session, doc=SESSION_DOC),
+            RouteSpec("DELETE", "/api/users/{id}", erase, doc=ERASE_DOC),
         ],
     )

@@ -101,15 +101,15 @@ class Compressor:
             if "*" in tags or body.etag in tags or body.gzip_etag in tags:
                 return Response(304, [("etag", etag)], b"")
         if not gzipped:
-            # Positional (status, headers, body, public, compressible): keywords cost more per call.
+            # Positional (status, headers, body, own_headers, compressible): keywords cost more per call.
             return Response(
-                200, [("content-type", JSON_CONTENT_TYPE), ("etag", etag)], body.body, False, False
+                200, [("content-type", JSON_CONTENT_TYPE), ("etag", etag)], body.body, None, False
             )
         return Response(
             200,
             [("content-type", JSON_CONTENT_TYPE), ("etag", etag), ("content-encoding", "gzip")],
             self.gzip_variant(body),
-            False,
+            None,
             False,
         )
 

@@ -100,3 +100,29 @@ class CorsPolicy:
             ("access-control-max-age", PREFLIGHT_MAX_AGE),
             ("allow", allow),
         ]
+
+
+def own_headers(
+    settings: Settings,
+    *,
+    any_origin: bool = False,
+    content_security_policy: str | None = None,
+    resource_policy: str | None = None,
+) -> tuple[tuple[str, str], ...]:
+    """A response's own header set (`Response.own_headers`), computed once per route: the security
+    headers with this response's CSP and `Cross-Origin-Resource-Policy` in place of the defaults,
+    and `Access-Control-Allow-Origin: *` when any origin may read it (without credentials).
+
+    An operator's `IXP_CONTENT_SECURITY_POLICY` still wins over a page's own CSP, and with
+    `IXP_SECURITY_HEADERS=off` only the CORS header is sent.
+    """
+    replace: dict[str, str] = {}
+    if content_security_policy is not None and settings.content_security_policy is None:
+        replace["content-security-policy"] = content_security_policy
+    if resource_policy is not None:
+        replace["cross-origin-resource-policy"] = resource_policy
+    headers = [("access-control-allow-origin", "*")] if any_origin else []
+    if settings.compression:  # the same for every origin: only the encoding varies
+        headers.append(("vary", "Accept-Encoding"))
+    headers.extend((name, replace.get(name, value)) for name, value in security_headers(settings))
+    return tuple(headers)

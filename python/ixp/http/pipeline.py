@@ -23,7 +23,7 @@ from ixp.base.settings import Settings
 from ixp.base.tasks import Watchdog
 from ixp.http.body import declared_length
 from ixp.http.compression import Compressor
-from ixp.http.cors import CorsPolicy, security_headers
+from ixp.http.cors import CorsPolicy
 from ixp.http.errors import error_response
 from ixp.http.interfaces import Interface
 from ixp.http.ratelimit import RateLimit
@@ -63,10 +63,6 @@ class Pipeline:
         self._request_id = self.request_ids.of  # bound once: the lanes call it on every request
         self.watchdog = Watchdog(settings.request_timeout)
         self.timeout = settings.request_timeout
-        self._public_headers = (
-            ("access-control-allow-origin", "*"),
-            *security_headers(settings),
-        )
         self._max_body = settings.max_body_bytes
         self._lane_body_max = min(self._max_body, _SMALL_BODY)
         self._compress_min = compressor.threshold
@@ -161,10 +157,11 @@ class Pipeline:
         """CORS and security headers, the request id, rate-limit headers, HEAD and bodiless statuses,
         compression, metrics and the slow-request log: the same tail for every path."""
         out = response.headers
-        if response.public:
-            out.extend(self._public_headers)
-        else:
+        own = response.own_headers
+        if own is None:
             out.extend(self.cors.base if origin is None else self.cors.headers(origin))
+        else:
+            out.extend(own)
         out.append(("x-request-id", rid))
         if limit_headers is not None:
             out.extend(limit_headers)

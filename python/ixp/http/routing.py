@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from ixp._core import RouteStats
 from ixp.base.errors import IXPError
+from ixp.http.openapi import Operation, RouteDoc
 from ixp.http.types import HeaderMap, Request, Response
 from ixp.registry.bodies import CachedBody
 from ixp.registry.version import Registry
@@ -28,7 +29,9 @@ BodyOf = Callable[[Registry], CachedBody]
 @dataclass(frozen=True)
 class RouteSpec:
     """One route a feature (or plugin) contributes. `name` keys its metrics series (default: the
-    path); `rate_limited=False` exempts it from the per-client limit (load-balancer probes)."""
+    path); `rate_limited=False` exempts it from the per-client limit (load-balancer probes); `doc`
+    is what the OpenAPI description says about it (`ixp.http.openapi`), `documented=False` leaves
+    it out of that description (pages, static files)."""
 
     method: str
     path: str
@@ -37,6 +40,8 @@ class RouteSpec:
     lane: Lane | None = None
     body_of: BodyOf | None = None
     rate_limited: bool = True
+    doc: Operation | None = None
+    documented: bool = True
 
 
 @dataclass
@@ -52,11 +57,14 @@ class Route:
     lane_method: str = ""
     body_of: BodyOf | None = None
     rate_limited: bool = True
+    docs: dict[str, Operation | None] = field(default_factory=dict)  # method -> its doc, if documented
 
     def add(self, spec: RouteSpec, where: str) -> None:
         if spec.method in self.handlers:
             raise ValueError(f"route {spec.method} {where} is already registered")
         self.handlers[spec.method] = spec.handler
+        if spec.documented:
+            self.docs[spec.method] = spec.doc
         # Detected once here, so the pipeline knows without a per-request check which handlers to
         # await (and to run under the timeout watchdog).
         if inspect.iscoroutinefunction(spec.handler):
@@ -170,6 +178,16 @@ class Router:
     def body_routes(self) -> dict[str, Route]:
         """Path -> route, for the routes that serve a registry body."""
         return {path: route for path, route in self.static.items() if route.body_of is not None}
+
+    def documented(self) -> list[RouteDoc]:
+        """Every documented (method, path) with its operation, for the OpenAPI description."""
+        routes = [(path, route) for path, route in self.static.items()]
+        routes += [("/" + "/".join(parts), route) for parts, route in self.dynamic]
+        return [
+            RouteDoc(method, path, doc, route.body_of is not None and method == "GET")
+            for path, route in routes
+            for method, doc in route.docs.items()
+        ]
 
     def names(self) -> list[str]:
         return [r.name for r in self.static.values()] + [r.name for _, r in self.dynamic]

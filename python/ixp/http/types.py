@@ -89,8 +89,10 @@ class Response(msgspec.Struct, gc=False):
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
-    # A public response (e.g. /ixp/sdk/config) is readable from any origin, without credentials.
-    public: bool = False
+    # Headers that replace the pipeline's CORS + security set for this response (`Pipeline.finish`):
+    # a page with its own CSP, a script loadable cross-origin, a public body readable from any origin.
+    # Built once per route (`ixp.http.cors.HeaderPolicy`), never per request; None takes the defaults.
+    own_headers: tuple[tuple[str, str], ...] | None = None
     # False once the body is in its final encoding: gzipped, or a cached body whose variant was
     # chosen for this request. The pipeline compresses only compressible responses.
     compressible: bool = True
