@@ -200,29 +200,22 @@ def protocol(
     tags = ("registry",)
     routes = [
         registry_body(
-            f"{mount}/intents",
-            attrgetter("intents_body"),
-            doc=Operation(
-                "Every intent definition, as stored", tags,
-                responses={200: Reply("The intents", stamped("intents", {"type": "array"}))},
+            f"{mount}/{key}",
+            attrgetter(f"{key}_body"),
+            doc=Operation(summary, tags, responses={200: Reply(reply, stamped(key, item))}),
+        )
+        for key, summary, reply, item in (
+            ("intents", "Every intent definition, as stored", "The intents", {"type": "array"}),
+            (
+                "components",
+                "Every component, with its name and default security policy",
+                "The components",
+                {"type": "array"},
             ),
-        ),
-        registry_body(
-            f"{mount}/components",
-            attrgetter("components_body"),
-            doc=Operation(
-                "Every component, with its name and default security policy", tags,
-                responses={200: Reply("The components", stamped("components", {"type": "array"}))},
-            ),
-        ),
-        registry_body(
-            f"{mount}/theme",
-            attrgetter("theme_body"),
-            doc=Operation(
-                "The configured theme (or the default one)", tags,
-                responses={200: Reply("The theme", stamped("theme", OBJECT))},
-            ),
-        ),
+            ("theme", "The configured theme (or the default one)", "The theme", OBJECT),
+        )
+    ]
+    routes += [
         RouteSpec(
             "POST",
             f"{mount}/render",

@@ -1,4 +1,4 @@
-"""What a front-end developer looks at (issue 17): the OpenAPI description, the docs page, the
+"""What a front-end developer looks at: the OpenAPI description, the docs page, the
 browser runtime and the demo.
 
 - `GET <mount>/api-docs.json`: OpenAPI 3.1 built from the app's real routes (`ixp.http.openapi`)

@@ -24,8 +24,8 @@ Schema = Mapping[str, Any]  # a JSON schema; module-level ones are read-only (Ma
 # (`components.schemas`) and refer to them with `ref(name)`.
 SchemaOf = Callable[[Registry, dict[str, Schema]], Schema]
 
-# Codes announced for access control (issue 16); ErrorCode gains them there.
-AUTH_CODES: Mapping[str, int] = MappingProxyType({"UNAUTHORIZED": 401, "FORBIDDEN": 403})
+# What a protected operation may answer besides its own errors (README, "Security").
+AUTH_CODES = (ErrorCode.UNAUTHORIZED.value, ErrorCode.FORBIDDEN.value)
 _BODY_ERRORS = ("INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
 _REASONS = MappingProxyType({
     200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
@@ -72,11 +72,8 @@ class Operation:
 
 
 def error_statuses() -> dict[str, int]:
-    """Every error code and its status, with the access-control codes."""
-    statuses = {code.value: code.status for code in ErrorCode}
-    for code, status in AUTH_CODES.items():
-        statuses.setdefault(code, status)
-    return statuses
+    """Every error code and its status."""
+    return {code.value: code.status for code in ErrorCode}
 
 
 def error_envelope_schema(codes: list[str]) -> Schema:
