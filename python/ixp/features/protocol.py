@@ -18,6 +18,7 @@ from ixp.features.schemas import OBJECT, SHARED, STRING, query, render_request, 
 from ixp.http.body import COMMON_JSON_CONTENT_TYPES, check_json_content_type, decode_json_body
 from ixp.http.compression import Compressor
 from ixp.http.cors import own_headers
+from ixp.http.errors import LaneError
 from ixp.http.openapi import Operation, Reply, ref
 from ixp.http.routing import BodyOf, RouteSpec
 from ixp.http.types import JSON_CONTENT_TYPE, HeaderMap, Request, Response, json_response
@@ -86,39 +87,36 @@ def protocol(
 
         return RouteSpec("GET", path, handler, name=name, body_of=body_of, doc=doc)
 
-    def rust_outcome(body: bytes, origin: str | None) -> Response | IXPError | None:
-        """Rust's whole answer to a render: the descriptor, the protocol's error, or None for what
-        only Python answers (msgspec's decoding errors, deprecated intents, provider data)."""
+    def render_lane(headers: HeaderMap, body: bytes, origin: str | None) -> Response | LaneError | None:
+        # One Rust call answers a valid render and an invalid one alike, without Python decoding
+        # or validation: the descriptor, an error (status, code, message, details JSON) whose
+        # envelope the pipeline writes, or None for what only Python answers (msgspec's decoding
+        # errors, deprecated intents, provider data).
+        if headers.get("content-type") not in COMMON_JSON_CONTENT_TYPES:
+            return None  # absent or a rare spelling: `render` checks it
         plan = renderer.plan
         outcome = plan.table.render_outcome(body, origin, plan.registry.schemas.check_pattern)
         if isinstance(outcome, bytes):
             return Response(200, [("content-type", JSON_CONTENT_TYPE)], outcome)
-        if outcome is None:
-            return None
-        _, code, message, details = outcome
-        raw = None if details is None else cast(dict[str, Any], msgspec.Raw(details))
-        return IXPError(ErrorCode[code], message, raw)
-
-    def render_lane(headers: HeaderMap, body: bytes, origin: str | None) -> Response | IXPError | None:
-        # A valid render in one Rust call (`render`: the cheapest path); then, for anything it
-        # declines, Rust's full outcome, errors included: an invalid render is answered here too,
-        # without Python decoding or validation (the pipeline writes the envelope and counts it).
-        if headers.get("content-type") not in COMMON_JSON_CONTENT_TYPES:
-            return None
-        fast = renderer.plan.table.render(body, origin)
-        if fast is not None:
-            return Response(200, [("content-type", JSON_CONTENT_TYPE)], fast)
-        return rust_outcome(body, origin)
+        return outcome
 
     def decode_render(request: Request) -> tuple[Response | None, Any]:
         """Rust's answer to a render (the error raised), or the decoded body for the Python path."""
         headers = request.headers
         check_json_content_type(headers.get("content-type"))
-        outcome = rust_outcome(request.body, headers.get("origin"))
-        if isinstance(outcome, IXPError):
-            raise outcome
+        plan = renderer.plan
+        outcome = plan.table.render_outcome(
+            request.body, headers.get("origin"), plan.registry.schemas.check_pattern
+        )
+        if isinstance(outcome, bytes):
+            return Response(200, [("content-type", JSON_CONTENT_TYPE)], outcome), None
         if outcome is not None:
-            return outcome, None
+            _, code, message, details = outcome
+            raise IXPError(
+                ErrorCode[code],
+                message,
+                None if details is None else cast(dict[str, Any], msgspec.Raw(details)),
+            )
         body = decode_json_body(request, render_request_decoder)
         if body.intent is None:
             raise IXPError(ErrorCode.INVALID_REQUEST, "Missing required parameter 'intent.name'")

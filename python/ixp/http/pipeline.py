@@ -18,13 +18,14 @@ import logging
 from typing import Any
 
 from ixp._core import RouteStats, monotonic_ns
+from ixp.base.clock import IsoClock
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.base.settings import Settings
 from ixp.base.tasks import Watchdog
 from ixp.http.body import declared_length
 from ixp.http.compression import Compressor
 from ixp.http.cors import CorsPolicy
-from ixp.http.errors import error_response
+from ixp.http.errors import error_response, lane_error_response
 from ixp.http.interfaces import Interface
 from ixp.http.ratelimit import RateLimit
 from ixp.http.request_id import RequestIds
@@ -60,6 +61,7 @@ class Pipeline:
         self.rate_limit = rate_limit
         self.cors = CorsPolicy(settings)
         self.request_ids = RequestIds()
+        self._clock = IsoClock()
         self._request_id = self.request_ids.of  # bound once: the lanes call it on every request
         self.watchdog = Watchdog(settings.request_timeout)
         self.timeout = settings.request_timeout
@@ -117,11 +119,11 @@ class Pipeline:
                     answer = route.lane(headers, body, origin)  # type: ignore[misc]
                     if type(answer) is Response:
                         return self.finish(answer, method, path, headers, origin, rid, route, start)
-                    if isinstance(answer, IXPError):  # the envelope of a domain error, counted
+                    if isinstance(answer, tuple):  # an error the lane answered: its envelope, counted
+                        response = lane_error_response(answer, rid, self._clock.now())
                         return self.finish(
-                            error_response(answer, rid), method, path, headers, origin, rid, route, start,
-                            answer.code.value,
-                        )  # fmt: skip
+                            response, method, path, headers, origin, rid, route, start, answer[1]
+                        )
         route, response, error_code, limit_headers = await self._dispatch(
             method, path, headers, scope, source, interface, rid, body
         )
@@ -246,7 +248,7 @@ class Pipeline:
                 response = Response(204, [("allow", resolution.route.allow)])
         except IXPError as exc:
             error_code = exc.code.value
-            response = error_response(exc, rid)
+            response = error_response(exc, rid, self._clock.now())
         except asyncio.CancelledError:
             if guarded is None or not self.watchdog.leave(guarded):
                 raise

@@ -9,18 +9,19 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ixp._core import RouteStats
-from ixp.base.errors import IXPError
+from ixp.http.errors import LaneError
 from ixp.http.openapi import Operation, RouteDoc
 from ixp.http.types import HeaderMap, Request, Response
 from ixp.registry.bodies import CachedBody
 from ixp.registry.version import Registry
 
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
-# A route's fast lane: (headers, body, origin) -> the response, a domain error (the pipeline writes
-# its envelope), or None to take the ordinary path. It runs without a Request object, a request-id
-# context or the timeout watchdog, so it must be synchronous, quick, log nothing and raise nothing:
-# whatever it does not answer, the ordinary path does.
-Lane = Callable[[Any, bytes, "str | None"], "Response | IXPError | None"]
+# A route's fast lane: (headers, body, origin) -> the response, an error as a `LaneError` tuple
+# (status, code, message, details JSON; the pipeline writes its envelope and counts it), or None to
+# take the ordinary path. It runs without a Request object, a request-id context or the timeout
+# watchdog, so it must be synchronous, quick, log nothing and raise nothing: whatever it does not
+# answer, the ordinary path does.
+Lane = Callable[[Any, bytes, "str | None"], "Response | LaneError | None"]
 # A GET route whose body is encoded once per registry version: registry -> its CachedBody. The
 # pipeline answers GET from it without calling the handler (docs/protocol.md §5.4).
 BodyOf = Callable[[Registry], CachedBody]
