@@ -123,7 +123,11 @@ def server_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment, the repository root on PYTHONPATH, the run's API key, then
     `overrides`."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, "IXP_API_KEYS": API_KEY_LINE, **(overrides or {})}
+    # A fixed hash seed: string hashes (dict probing) no longer differ from run to run, one of the
+    # causes of instruction counts moving between runs of the same code.
+    seed = os.environ.get("PYTHONHASHSEED", "0")
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": seed, "IXP_API_KEYS": API_KEY_LINE}
+    return {**env, **(overrides or {})}
 
 
 def _answers(port: int, path: str) -> bool:
