@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -127,9 +126,9 @@ async def test_failing_providers_are_omitted_and_counted(plugin_app: IXPApp) -> 
     async with asgi_client(plugin_app) as client:
         raising = await client.post("/ixp/render", json=render_body("track_order", {"orderId": "AB123456"}))
         assert props(raising)["orderId"] == "AB123456"  # rendered, without the failed provider's data
-        started = time.monotonic()
+        # Answered without the data: the 0.3 s timeout fired (the metrics below count it), not the
+        # provider's 30 s sleep.
         hanging = await client.post("/ixp/render", json=render_body("book_appointment", {}))
-        assert time.monotonic() - started < 2  # the 0.3 s timeout, not the provider's 30 s
         assert "never" not in props(hanging)
         stats = (await client.get("/ixp/metrics")).json()["dataProviders"]
         assert stats["raising"] == {"calls": 1, "error": 1, "timeout": 0}
@@ -217,9 +216,8 @@ def test_hooks_through_granian(server: tuple[str, Any]) -> None:
             headers={"x-request-id": "rid-raise"},
         )
         assert props(raising)["orderId"] == "AB123456"
-        started = time.monotonic()
+        # The client's 5 s timeout would fail this if ixp waited for the provider's 30 s sleep.
         assert "never" not in props(client.post("/ixp/render", json=render_body("book_appointment", {})))
-        assert time.monotonic() - started < 2
         assert client.get("/weather/ping").json() == {"pong": True}
         assert client.get("/ixp/health").json()["checks"]["weather"]["status"] == "pass"
         feed = client.get("/ixp/crawler_content?type=article").json()

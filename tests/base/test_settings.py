@@ -56,3 +56,32 @@ def test_every_bad_value_is_reported_with_its_variable() -> None:
     assert "IXP_LOG_LEVEL" in text
     assert "IXP_DB_POOL_MIN: must not exceed IXP_DB_POOL_MAX" in text
     assert len(info.value.problems) == 6
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("IXP_USERS_API", "everyone", "IXP_USERS_API: expected keys or loopback"),
+        ("IXP_PROVIDER_ERRORS", "ignore", "IXP_PROVIDER_ERRORS: expected omit or fail"),
+        ("IXP_SCHEMA_PATTERNS", "maybe", "IXP_SCHEMA_PATTERNS: expected reject or python"),
+        ("IXP_PROVIDER_TIMEOUT", "-1", "IXP_PROVIDER_TIMEOUT: expected a positive number of seconds"),
+        ("IXP_MEMORY_HIGH_RATIO", "1.5", "IXP_MEMORY_HIGH_RATIO: expected a number between 0 and 1"),
+        ("IXP_MEMORY_HIGH_RATIO", "nan", "IXP_MEMORY_HIGH_RATIO: expected a number between 0 and 1"),
+        ("IXP_MEMORY_LIMIT_MB", "0", "IXP_MEMORY_LIMIT_MB: expected an integer from 1"),
+        ("IXP_LOG_RETENTION_DAYS", "-3", "IXP_LOG_RETENTION_DAYS: expected an integer from 0"),
+        ("IXP_METRICS_PUBLIC", "perhaps", "IXP_METRICS_PUBLIC: expected true/false"),
+        ("IXP_RATE_LIMIT_PER_KEY", "lots", None),  # checked when the app is built (below)
+    ],
+)
+def test_new_settings_name_the_variable_and_what_was_expected(
+    variable: str, value: str, expected: str | None
+) -> None:
+    if expected is None:
+        from ixp.app import create_app
+
+        with pytest.raises(ConfigError, match="IXP_RATE_LIMIT_PER_KEY: expected '<requests>/<window>'"):
+            create_app(Settings.from_env({variable: value}))
+        return
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({variable: value})
+    assert any(problem.startswith(expected) for problem in error.value.problems), error.value.problems

@@ -309,3 +309,34 @@ async def test_logs_name_the_key_never_the_key(
     records = [r for r in caplog.records if r.name == "ixp.access"]
     assert records and records[-1].key == "reader"  # type: ignore[attr-defined]
     assert all(READER not in r.getMessage() and READER not in str(r.__dict__) for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        f"Token {READER}",
+        "Bearer " + "x" * 5000,
+        "Bearer \u00e9t\u00e9",
+    ],
+)
+async def test_malformed_authorization_is_a_401_envelope(
+    keyed: tuple[IXPApp, int], authorization: str
+) -> None:
+    app, _ = keyed
+    async with client_for(app, REMOTE) as remote:
+        response = await remote.get("/api/users", headers={"authorization": authorization.encode("latin-1")})
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+async def test_erasing_a_malformed_id_is_a_400(keyed: tuple[IXPApp, int]) -> None:
+    app, _ = keyed
+    async with client_for(app, REMOTE) as remote:
+        for bad in ("abc", "0", "-1", "²", "9" * 30):
+            response = await remote.delete(f"/api/users/{bad}", headers=bearer(WRITER))
+            assert response.status_code == 400, bad
+            assert response.json()["error"]["code"] == "INVALID_REQUEST"
