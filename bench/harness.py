@@ -127,6 +127,7 @@ def server_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     # causes of instruction counts moving between runs of the same code.
     seed = os.environ.get("PYTHONHASHSEED", "0")
     env = {**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": seed, "IXP_API_KEYS": API_KEY_LINE}
+    env.setdefault("IXP_DRAIN_SECONDS", "0")  # servers are stopped by SIGTERM: no drain period
     return {**env, **(overrides or {})}
 
 

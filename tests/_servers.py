@@ -30,7 +30,8 @@ def running(
     """Start `command`, wait (bounded) until it answers on 127.0.0.1:port, stop it afterwards."""
     process = subprocess.Popen(
         list(command),
-        env={**os.environ, **(env or {})},
+        # Stopped by SIGTERM below: no drain period unless a test asks for one.
+        env={"IXP_DRAIN_SECONDS": "0", **os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -16,11 +16,13 @@ from typing import Any
 from ixp.base.errors import ConfigError
 from ixp.base.lifecycle import Lifecycle
 from ixp.base.settings import Settings
+from ixp.base.shared import shared_dir
 from ixp.features.access import access_control, keys_reloader
 from ixp.features.contribution import Contribution, HealthCheck
 from ixp.features.crawler import crawler
 from ixp.features.health import health, memory_monitor
 from ixp.features.metrics import metrics_endpoint
+from ixp.features.probes import Drain, Readiness, probes
 from ixp.features.processing import IntentProcessor, processing
 from ixp.features.protocol import protocol
 from ixp.features.storage import storage
@@ -32,6 +34,7 @@ from ixp.http.compression import Compressor
 from ixp.http.pipeline import Pipeline
 from ixp.http.ratelimit import ClientAddress, RateLimit
 from ixp.http.routing import Router
+from ixp.observability.cluster import ClusterMetrics, node_name
 from ixp.observability.log import configure_logging
 from ixp.observability.memory import MemoryMonitor
 from ixp.observability.metrics import Metrics, Section
@@ -70,9 +73,10 @@ class IXPApp(ServerAdapters):
         self.renderer = Renderer(self.registry, providers)
         self.storage = StorageService(settings)
         client_address = ClientAddress(settings.trusted_proxies)
-        self.access = AccessControl(settings, client_address)
+        shared = shared_dir(settings.shared_dir)  # this server's workers on this host
+        self.access = AccessControl(settings, client_address, shared)
         self.processor = IntentProcessor(settings, self.registry, self.renderer, self.storage, self.access)
-        rate_limit = RateLimit(settings, client_address) if settings.rate_limit else None
+        rate_limit = RateLimit(settings, client_address, shared) if settings.rate_limit else None
         self.memory = MemoryMonitor(
             settings.memory_check_seconds, settings.memory_high_ratio, settings.memory_limit_mb
         )
@@ -102,10 +106,27 @@ class IXPApp(ServerAdapters):
         for feature in features:
             sections.update(feature.metrics_sections)
             checks.update(feature.health_checks)
-        self.metrics = Metrics((), sections, [self.memory.prometheus])
+        readiness = Readiness(checks)
+        self.metrics = Metrics((), sections, [self.memory.prometheus, readiness.series])
+        self.cluster = ClusterMetrics(
+            self.metrics,
+            shared,
+            settings.node_name or node_name(),
+            settings.metrics_flush_seconds,
+            settings.redis_url,
+        )
+        self.metrics.sections["cluster"] = self.cluster.stats
         features.append(health(self.registry, checks, mount))
+        features.append(probes(readiness, Drain(readiness, settings.drain_seconds), mount))
+        features.append(
+            Contribution("cluster metrics", on_startup=[self.cluster.start], on_shutdown=[self.cluster.stop])
+        )
         if settings.metrics_enabled:
-            features.append(metrics_endpoint(self.registry, self.metrics, self.access, mount))
+            features.append(
+                metrics_endpoint(
+                    self.registry, self.metrics, self.cluster, self.access, readiness.check, mount
+                )
+            )
         if settings.reload:
             watcher = RegistryWatcher(settings, self.registry, also=keys_reloader(settings, self.access))
             features.append(Contribution("reload", on_startup=[watcher.start], on_shutdown=[watcher.stop]))
@@ -126,6 +147,7 @@ class IXPApp(ServerAdapters):
         if rate_limit is not None:
             startup.append(rate_limit.start)
             shutdown.append(rate_limit.stop)
+        startup.append(readiness.mark_started)  # ready only once every hook has run
         shutdown.insert(0, self.pipeline.stop)  # runs last: the watchdog outlives every other hook
         self.lifecycle = Lifecycle(startup, shutdown)
 

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from ixp.observability.metrics import Metrics
+from ixp.observability.metrics import Metrics, _summary
 from tests._support import render_body
 
 
@@ -74,7 +74,7 @@ def test_record_and_percentiles_follow_the_samples() -> None:
     for ms in range(1, 101):
         metrics.record("/a", 200, ms * 1_000_000, None)
     metrics.record("/a", 503, 1_000_000, "STORAGE_UNAVAILABLE")
-    body = metrics._summary(metrics.routes["/a"].histogram, metrics.routes["/a"].errors, 10.0)
+    body = _summary(metrics.routes["/a"].histogram, metrics.routes["/a"].errors, 10.0)
     assert body["count"] == 101
     assert abs(body["p50"] - 50) <= 1
     assert abs(body["p99"] - 99) <= 1.5

@@ -87,6 +87,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     memory_check_seconds: float = 30.0
     memory_high_ratio: float = 0.8
     memory_limit_mb: int | None = None  # default: the cgroup limit, else the machine's memory
+    # Running several workers and hosts (README, "Running a cluster").
+    metrics_flush_seconds: float = 1.0  # how often a worker publishes its counters (scrape lag)
+    node_name: str | None = None  # this host's name in cluster metrics; default: the hostname
+    shared_dir: str | None = None  # per-host state of one server's workers; default: under /dev/shm
+    drain_seconds: float = 5.0  # after SIGTERM: not ready, still serving, for this long
     # Plugins (README, "Extending ixp").
     plugins: tuple[str, ...] = ()  # module:attribute import paths
     provider_timeout: float = 2.0  # seconds a data provider or crawler source may take
@@ -138,6 +143,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for field in (
             "intents", "components", "theme", "fallback_intent", "database_url", "redis_url",
             "rate_limit", "tls_cert", "tls_key", "api_keys_file", "api_keys", "rate_limit_per_key",
+            "node_name", "shared_dir",
         ):  # fmt: skip
             take(field, _optional_string)
         take("compression_level", _int_between(1, 9))
@@ -159,6 +165,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         take("log_retention_days", _int_between(0, 100_000))
         take("memory_limit_mb", _int_between(1, 1 << 30))
         take("memory_high_ratio", _ratio)
+        take("metrics_flush_seconds", _float_in(0.0, 60.0, "a number of seconds above 0 and at most 60"))
+        take("drain_seconds", _float_in(0.0, 3600.0, "a number of seconds from 0 to 3600", with_low=True))
         for field in (
             "reload_interval", "match_cache_ttl", "db_acquire_timeout", "db_idle_lifetime",
             "request_timeout", "slow_request_ms", "header_read_timeout", "cache_ttl", "log_flush_interval",
@@ -213,6 +221,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if values.get("db_pool_min", 5) > values.get("db_pool_max", 20):
             problems.append("IXP_DB_POOL_MIN: must not exceed IXP_DB_POOL_MAX")
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", values.get("node_name") or "x"):
+            problems.append(
+                f"IXP_NODE_NAME: expected 1-64 letters, digits, '.', '_' or '-', got '{values['node_name']}'"
+            )
         if problems:
             raise ConfigError(problems)
         return cls(**values)
@@ -254,15 +266,15 @@ def _int_between(low: int, high: int) -> Callable[[str, str], int]:
     return parse
 
 
-def _float_in(low: float, high: float, what: str) -> Callable[[str, str], float]:
-    """A parser of a finite number with low < value <= high."""
+def _float_in(low: float, high: float, what: str, with_low: bool = False) -> Callable[[str, str], float]:
+    """A parser of a finite number with low < value <= high (low <= value with `with_low`)."""
 
     def parse(name: str, raw: str) -> float:
         try:
             value = float(raw.strip())
         except ValueError:
             value = math.nan
-        if not low < value <= high or math.isinf(value):
+        if not (low <= value if with_low else low < value) or not value <= high or math.isinf(value):
             raise ValueError(f"{name}: expected {what}, got '{raw}'")
         return value
 

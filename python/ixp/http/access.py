@@ -21,7 +21,14 @@ from typing import Any, NamedTuple
 
 from ixp.base.errors import ConfigError, ErrorCode, IXPError
 from ixp.base.settings import Settings
-from ixp.http.ratelimit import ClientAddress, LocalRateLimiter, RedisRateLimiter, parse_rate
+from ixp.http.ratelimit import (
+    ClientAddress,
+    HostRateLimiter,
+    LocalRateLimiter,
+    RedisRateLimiter,
+    parse_rate,
+    worker_limiter,
+)
 from ixp.http.types import HeaderMap, Request
 from ixp.observability.log import key_name
 
@@ -116,12 +123,13 @@ def is_loopback(address: str) -> bool:
 class AccessControl:
     """Decides, per request, whether it may use a scope."""
 
-    def __init__(self, settings: Settings, client_address: ClientAddress) -> None:
+    def __init__(self, settings: Settings, client_address: ClientAddress, shared: Path | None = None) -> None:
         self.keys = load_keys(settings)
+        self.shared = shared
         self.client_address = client_address
         self.users_loopback = settings.users_api == "loopback"
         self.metrics_public = settings.metrics_public
-        self.per_key: LocalRateLimiter | RedisRateLimiter | None = None
+        self.per_key: LocalRateLimiter | HostRateLimiter | RedisRateLimiter | None = None
         self.per_key_window = 0.0
         if settings.rate_limit_per_key:
             limit, self.per_key_window = parse_rate(settings.rate_limit_per_key, "IXP_RATE_LIMIT_PER_KEY")
@@ -196,9 +204,9 @@ class AccessControl:
         if self.per_key is not None:
             limiter = self.per_key
             decision = (
-                limiter.hit(key.name)
-                if isinstance(limiter, LocalRateLimiter)
-                else await limiter.hit(key.name)
+                await limiter.hit(key.name)
+                if isinstance(limiter, RedisRateLimiter)
+                else limiter.hit(key.name)
             )
             if not decision.allowed:
                 raise IXPError(
@@ -210,13 +218,19 @@ class AccessControl:
                 )
 
     async def start(self) -> None:
-        """With Redis, the per-key limit is counted across every worker and host."""
-        if self.per_key is None or not self.redis_url:
+        """The per-key limit is counted across the host's workers, and with Redis across hosts."""
+        if self.per_key is None:
+            return
+        host = worker_limiter(self.per_key.limit, self.per_key_window, self.shared, "key")
+        self.per_key = host
+        if not self.redis_url:
             return
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self.per_key = RedisRateLimiter(self.per_key.limit, self.per_key_window, client, prefix="ixp:rlk:")
+        self.per_key = RedisRateLimiter(
+            host.limit, self.per_key_window, client, prefix="ixp:rlk:", fallback=host
+        )
         self._close = client.aclose
 
     async def stop(self) -> None:

@@ -1,19 +1,29 @@
 """Per-client rate limiting (`IXP_RATE_LIMIT`, e.g. `100/60s`; off by default; docs/protocol.md §11.5).
 
-A fixed window per client address. Without Redis the count is per worker process; with
-`IXP_REDIS_URL` every worker and machine counts together in Redis (one atomic script call per
-request). If Redis fails, the worker falls back to its local count — requests are never refused
-because the limiter's store is down.
+A fixed window per client address, exact across every process that counts in the same store:
+- with `IXP_REDIS_URL`, every worker of every host counts in Redis (one atomic script call per
+  request);
+- without it, the workers of one server on one host count in a table in their shared directory
+  (`ixp.base.shared`: a memory-mapped file under /dev/shm, one `lockf` per request);
+- an app that is not a server's worker (embedded, tests) counts in its own memory.
+If Redis fails, the host's table takes over (each host then allows the limit by itself) — requests
+are never refused because the limiter's store is down.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import ipaddress
 import logging
 import math
+import mmap
+import os
 import re
+import struct
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -95,15 +105,92 @@ class LocalRateLimiter:
                 del self.windows[key]
 
 
+_SLOT = struct.Struct("<QdQ")  # key hash (0 = never used), window start (CLOCK_MONOTONIC), count
+_PROBES = 16
+
+
+class HostRateLimiter:
+    """The fixed window in a table that every worker of the host maps (open addressing on a 64-bit
+    hash of the key; a slot whose window has ended is reused). `CLOCK_MONOTONIC` is one clock for
+    every process of a host, so the workers agree on windows. When the `_PROBES` slots of a key are
+    all live (more clients than the table holds), that key is counted by the worker alone."""
+
+    def __init__(self, limit: int, window: float, path: Path, slots: int = 131_072) -> None:
+        self.limit = limit
+        self.window = window
+        self.slots = slots
+        self.local = LocalRateLimiter(limit, window)
+        self.overflows = 0
+        size = slots * _SLOT.size
+        self._file = open(path, "a+b")  # noqa: SIM115 - lives as long as the limiter
+        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        try:
+            if os.fstat(self._file.fileno()).st_size < size:
+                os.ftruncate(self._file.fileno(), size)  # zero-filled: every slot unused
+        finally:
+            fcntl.lockf(self._file, fcntl.LOCK_UN)
+        self._map = mmap.mmap(self._file.fileno(), size)
+
+    def hit(self, key: str, now: float | None = None) -> Decision:
+        now = time.monotonic() if now is None else now
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") | 1
+        table, slot_size, window = self._map, _SLOT.size, self.window
+        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        try:
+            free = -1
+            for probe in range(_PROBES):
+                offset = ((digest + probe) % self.slots) * slot_size
+                owner, start, count = _SLOT.unpack_from(table, offset)
+                if owner == digest:
+                    if now - start >= window:
+                        start, count = now, 0
+                    break
+                if free < 0 and (owner == 0 or now - start >= window):
+                    free = offset
+                if owner == 0:  # never used: the key is not further on
+                    break
+            if owner != digest:
+                if free < 0:
+                    self.overflows += 1
+                    return self.local.hit(key, now)
+                offset, start, count = free, now, 0
+            count += 1
+            _SLOT.pack_into(table, offset, digest, start, count)
+        finally:
+            fcntl.lockf(self._file, fcntl.LOCK_UN)
+        return Decision(count <= self.limit, self.limit, max(0, self.limit - count), start + window - now)
+
+    def close(self) -> None:
+        self._map.close()
+        self._file.close()
+
+
+def worker_limiter(
+    limit: int, window: float, shared: Path | None, name: str
+) -> LocalRateLimiter | HostRateLimiter:
+    """The host's table when this worker has a shared directory, else its own memory."""
+    if shared is None:
+        return LocalRateLimiter(limit, window)
+    shared.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return HostRateLimiter(limit, window, shared / f"ratelimit-{name}.bin")
+
+
 class RedisRateLimiter:
     """The same fixed window, counted in Redis so that all workers and machines share it."""
 
-    def __init__(self, limit: int, window: float, redis: Any, prefix: str = "ixp:rl:") -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        redis: Any,
+        prefix: str = "ixp:rl:",
+        fallback: LocalRateLimiter | HostRateLimiter | None = None,
+    ) -> None:
         self.limit = limit
         self.window_ms = max(1, int(window * 1000))
         self.redis = redis
         self.prefix = prefix
-        self.local = LocalRateLimiter(limit, window)
+        self.local = fallback if fallback is not None else LocalRateLimiter(limit, window)
         self._script = redis.register_script(_REDIS_SCRIPT)
         self._last_warning = 0.0
 
@@ -114,7 +201,7 @@ class RedisRateLimiter:
             now = time.monotonic()
             if now - self._last_warning > 30:
                 self._last_warning = now
-                log.warning("rate limiter: Redis unavailable (%s); counting per worker until it returns", exc)
+                log.warning("rate limiter: Redis unavailable (%s); counting per host until it returns", exc)
             return self.local.hit(key)
         count = int(count)
         reset = max(int(ttl_ms), 0) / 1000
@@ -156,21 +243,26 @@ class RateLimit:
     """The per-client limit of one app: counts each request of a rate-limited route and raises 429
     `RATE_LIMIT_EXCEEDED` over the limit. With `IXP_REDIS_URL`, `start` moves the count to Redis."""
 
-    def __init__(self, settings: Settings, client_address: ClientAddress) -> None:
+    def __init__(self, settings: Settings, client_address: ClientAddress, shared: Path | None = None) -> None:
         assert settings.rate_limit is not None
         self.limit, self.window = parse_rate(settings.rate_limit)
         self.redis_url = settings.redis_url
         self.client_address = client_address
-        self.limiter: LocalRateLimiter | RedisRateLimiter = LocalRateLimiter(self.limit, self.window)
+        self.shared = shared
+        self.limiter: LocalRateLimiter | HostRateLimiter | RedisRateLimiter = LocalRateLimiter(
+            self.limit, self.window
+        )
         self._close: Any = None
 
     async def start(self) -> None:
+        host = worker_limiter(self.limit, self.window, self.shared, "client")
+        self.limiter = host
         if not self.redis_url:
             return
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self.limiter = RedisRateLimiter(self.limit, self.window, client)
+        self.limiter = RedisRateLimiter(self.limit, self.window, client, fallback=host)
         self._close = client.aclose
 
     async def stop(self) -> None:
@@ -182,7 +274,7 @@ class RateLimit:
         """The rate-limit headers for this request; raises 429 when it is over the limit."""
         key = self.client_address.resolve(client, headers.get("x-forwarded-for"))
         limiter = self.limiter
-        decision = limiter.hit(key) if isinstance(limiter, LocalRateLimiter) else await limiter.hit(key)
+        decision = await limiter.hit(key) if isinstance(limiter, RedisRateLimiter) else limiter.hit(key)
         limit_headers = decision.headers()
         if not decision.allowed:
             raise IXPError(

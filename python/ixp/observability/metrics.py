@@ -78,41 +78,20 @@ class Metrics:
     def uptime(self) -> float:
         return time.monotonic() - self.started
 
-    def overall(self) -> tuple[LatencyHistogram, int, list[int]]:
-        merged = new_histogram()
-        errors = 0
-        by_class = [0] * 6
-        for stats in self.routes.values():
-            merged.merge(stats.histogram)
-            errors += stats.errors
-            by_class = [a + b for a, b in zip(by_class, stats.by_class, strict=True)]
-        return merged, errors, by_class
+    def view(self) -> MetricsView:
+        """This worker's series, live."""
+        routes = {name: RouteView(s.histogram, s.by_class) for name, s in self.routes.items() if s.count}
+        return MetricsView(routes, dict(self.errors_by_code), self.uptime())
 
-    def _summary(self, histogram: LatencyHistogram, errors: int, uptime: float) -> dict[str, Any]:
-        count = histogram.count
-        p50, p95, p99 = histogram.percentiles([50.0, 95.0, 99.0])
-        return {
-            "count": count,
-            "errors": errors,
-            "errorRate": round(errors / count * 100, 3) if count else 0.0,
-            "throughput": round(count / uptime, 3) if uptime > 0 else 0.0,
-            "min": _ms(histogram.min),
-            "mean": _ms(histogram.mean),
-            "max": _ms(histogram.max),
-            "p50": _ms(p50),
-            "p95": _ms(p95),
-            "p99": _ms(p99),
-        }
-
-    def to_json(self, registry_counts: tuple[int, int]) -> bytes:
-        uptime = self.uptime()
-        merged, errors, by_class = self.overall()
-        overall = self._summary(merged, errors, uptime)
+    def to_json(self, registry_counts: tuple[int, int], view: MetricsView | None = None) -> bytes:
+        view = view if view is not None else self.view()
+        merged, errors, by_class = view.overall()
+        overall = _summary(merged, errors, view.uptime)
         body: dict[str, Any] = {
             # The SDK's fields; `byIntent` is keyed by route, as the SDK's was by path.
             "requests": {
                 "total": merged.count,
-                "byIntent": {name: s.count for name, s in self.routes.items() if s.count},
+                "byIntent": {name: r.histogram.count for name, r in view.routes.items()},
                 "byStatus": {f"{c}xx": n for c, n in enumerate(by_class) if n},
             },
             "performance": {
@@ -120,58 +99,56 @@ class Metrics:
                 "p95ResponseTime": overall["p95"],
                 "p99ResponseTime": overall["p99"],
             },
-            "errors": {"total": errors, "byType": dict(self.errors_by_code)},
-            "uptime": int(uptime),
+            "errors": {"total": errors, "byType": dict(view.errors_by_code)},
+            "uptime": int(view.uptime),
             "timestamp": utc_now_iso(),
             "unit": "ms",
+            "scope": view.scope,
             "overall": overall,
-            "routes": {
-                name: self._summary(s.histogram, s.errors, uptime)
-                for name, s in self.routes.items()
-                if s.count
-            },
+            "routes": {name: _summary(r.histogram, r.errors, view.uptime) for name, r in view.routes.items()},
             "registry": {"intents": registry_counts[0], "components": registry_counts[1]},
             "process": process_stats(),
         }
+        if view.workers is not None:
+            body["workers"] = view.workers
         for name, section in self.sections.items():
             body[name] = section()
         return _encoder.encode(body)
 
-    def to_prometheus(self, registry_counts: tuple[int, int]) -> bytes:
+    def to_prometheus(self, registry_counts: tuple[int, int], view: MetricsView | None = None) -> bytes:
+        view = view if view is not None else self.view()
+        # scope=host and scope=worker label every request series with where it was counted.
+        where = "".join(f'{key}="{_label(value)}",' for key, value in view.labels)
         lines = [
             "# HELP ixp_request_duration_seconds Request latency by route.",
             "# TYPE ixp_request_duration_seconds histogram",
         ]
-        for name, stats in self.routes.items():
-            histogram = stats.histogram
+        for name, route in view.routes.items():
+            histogram = route.histogram
             count = histogram.count
-            if not count:
-                continue
-            label = _label(name)
+            label = f'{where}route="{_label(name)}"'
             for bound in BUCKETS_S:
                 below = histogram.count_at_or_below(int(bound * 1e9))
-                lines.append(f'ixp_request_duration_seconds_bucket{{route="{label}",le="{bound}"}} {below}')
-            lines.append(f'ixp_request_duration_seconds_bucket{{route="{label}",le="+Inf"}} {count}')
-            lines.append(
-                f'ixp_request_duration_seconds_sum{{route="{label}"}} {histogram.mean * count / 1e9:.9f}'
-            )
-            lines.append(f'ixp_request_duration_seconds_count{{route="{label}"}} {count}')
+                lines.append(f'ixp_request_duration_seconds_bucket{{{label},le="{bound}"}} {below}')
+            lines.append(f'ixp_request_duration_seconds_bucket{{{label},le="+Inf"}} {count}')
+            lines.append(f"ixp_request_duration_seconds_sum{{{label}}} {histogram.mean * count / 1e9:.9f}")
+            lines.append(f"ixp_request_duration_seconds_count{{{label}}} {count}")
         lines += [
             "# HELP ixp_requests_total Responses by route and status class.",
             "# TYPE ixp_requests_total counter",
         ]
-        for name, stats in self.routes.items():
-            for status_class, n in enumerate(stats.by_class):
+        for name, route in view.routes.items():
+            for status_class, n in enumerate(route.by_class):
                 if n:
                     lines.append(
-                        f'ixp_requests_total{{route="{_label(name)}",status="{status_class}xx"}} {n}'
+                        f'ixp_requests_total{{{where}route="{_label(name)}",status="{status_class}xx"}} {n}'
                     )
         lines += [
             "# HELP ixp_errors_total Error responses by protocol error code.",
             "# TYPE ixp_errors_total counter",
         ]
-        for code, n in sorted(self.errors_by_code.items()):
-            lines.append(f'ixp_errors_total{{code="{_label(code)}"}} {n}')
+        for code, n in sorted(view.errors_by_code.items()):
+            lines.append(f'ixp_errors_total{{{where}code="{_label(code)}"}} {n}')
         process = process_stats()
         gauges = [
             ("ixp_intents_total", "Registered intents.", "gauge", registry_counts[0]),
@@ -185,11 +162,77 @@ class Metrics:
                 process["cpuSeconds"],
             ),
         ]
+        if view.workers is not None:
+            gauges.append(("ixp_workers", "Live workers in this scope.", "gauge", view.workers))
         for extra in self.series:
             gauges.extend(extra())
+        families: set[str] = set()
         for metric, help_text, kind, value in gauges:
-            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}", f"{metric} {value}"]
+            family = metric.partition("{")[0]  # a labelled series: HELP and TYPE once per family
+            if family not in families:
+                families.add(family)
+                lines += [f"# HELP {family} {help_text}", f"# TYPE {family} {kind}"]
+            lines.append(f"{metric} {value}")
         return ("\n".join(lines) + "\n").encode()
+
+
+class RouteView:
+    """One route's latency histogram and responses by status class (index = status // 100)."""
+
+    __slots__ = ("by_class", "histogram")
+
+    def __init__(self, histogram: LatencyHistogram, by_class: list[int]) -> None:
+        self.histogram = histogram
+        self.by_class = by_class
+
+    @property
+    def errors(self) -> int:
+        return self.by_class[4] + self.by_class[5]
+
+
+class MetricsView:
+    """What a report shows: one worker's series, or the merge of a host's or the cluster's."""
+
+    def __init__(
+        self,
+        routes: dict[str, RouteView],
+        errors_by_code: dict[str, int],
+        uptime: float,
+        scope: str = "worker",
+        labels: tuple[tuple[str, str], ...] = (),
+        workers: int | None = None,
+    ) -> None:
+        self.routes = routes
+        self.errors_by_code = errors_by_code
+        self.uptime = uptime
+        self.scope = scope
+        self.labels = labels
+        self.workers = workers
+
+    def overall(self) -> tuple[LatencyHistogram, int, list[int]]:
+        merged = new_histogram()
+        by_class = [0] * 6
+        for route in self.routes.values():
+            merged.merge(route.histogram)
+            by_class = [a + b for a, b in zip(by_class, route.by_class, strict=True)]
+        return merged, by_class[4] + by_class[5], by_class
+
+
+def _summary(histogram: LatencyHistogram, errors: int, uptime: float) -> dict[str, Any]:
+    count = histogram.count
+    p50, p95, p99 = histogram.percentiles([50.0, 95.0, 99.0])
+    return {
+        "count": count,
+        "errors": errors,
+        "errorRate": round(errors / count * 100, 3) if count else 0.0,
+        "throughput": round(count / uptime, 3) if uptime > 0 else 0.0,
+        "min": _ms(histogram.min),
+        "mean": _ms(histogram.mean),
+        "max": _ms(histogram.max),
+        "p50": _ms(p50),
+        "p95": _ms(p95),
+        "p99": _ms(p99),
+    }
 
 
 def _ms(value_ns: float) -> float:

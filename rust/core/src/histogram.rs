@@ -207,6 +207,16 @@ impl LatencyHistogram {
         self.h.reset();
     }
 
+    /// The non-empty buckets, lowest first, as (highest value equivalent to the bucket, count).
+    /// `record_n` of each pair into an empty histogram of the same configuration rebuilds this
+    /// one exactly: the pairs are what the cluster metrics add up across workers.
+    pub fn buckets(&self) -> Vec<(u64, u64)> {
+        self.h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
     /// Compact, versioned serialization (see the module documentation).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
@@ -357,6 +367,24 @@ mod tests {
         a.merge(&wide);
         assert_eq!(a.count(), 23);
         assert_eq!(a.max(), 60_000_000_000);
+    }
+
+    #[test]
+    fn buckets_rebuild_the_histogram() {
+        let mut h = LatencyHistogram::new(1_000, 60_000_000_000, 2).unwrap();
+        for v in [1_000, 1_500, 1_510, 2_000_000, 2_000_000, 59_000_000_000] {
+            h.record(v);
+        }
+        let buckets = h.buckets();
+        assert_eq!(buckets.iter().map(|b| b.1).sum::<u64>(), 6);
+        assert!(buckets.windows(2).all(|w| w[0].0 < w[1].0));
+        let mut rebuilt = LatencyHistogram::new(1_000, 60_000_000_000, 2).unwrap();
+        for (value, count) in &buckets {
+            rebuilt.record_n(*value, *count);
+        }
+        assert_eq!(rebuilt.buckets(), buckets);
+        assert_eq!(rebuilt.to_bytes(), h.to_bytes());
+        assert!(LatencyHistogram::new(1_000, 2_000, 2).unwrap().buckets().is_empty());
     }
 
     #[test]

@@ -180,6 +180,11 @@ impl LatencyHistogram {
         self.inner.lock().reset();
     }
 
+    /// Non-empty buckets, lowest first: (highest value equivalent to the bucket, count).
+    fn buckets(&self) -> Vec<(u64, u64)> {
+        self.inner.lock().buckets()
+    }
+
     /// b"IXPH" + version byte + HdrHistogram V2 encoding.
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let bytes = self.inner.lock().to_bytes();
