@@ -102,7 +102,9 @@ class IXPApp(ServerAdapters):
         for feature in features:
             sections.update(feature.metrics_sections)
             checks.update(feature.health_checks)
-        self.metrics = Metrics((), sections, [self.memory.prometheus])
+        self.metrics = Metrics(
+            (), sections, [self.memory.prometheus, self.processor.cache_series, self.storage.cache_series]
+        )
         features.append(health(self.registry, checks, mount))
         if settings.metrics_enabled:
             features.append(metrics_endpoint(self.registry, self.metrics, self.access, mount))
