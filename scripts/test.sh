@@ -4,7 +4,8 @@
 #
 #   1. Debian's redis-server and postgresql (apt-get, only if missing), started on loopback with
 #      throwaway data directories (.ci/services.sh), stopped again on exit; Debian's chromium
-#      (apt-get, only if missing) for the browser tests, which Playwright drives;
+#      (apt-get, only if missing) for the browser tests, which Playwright drives; Debian's prometheus
+#      (apt-get, only if missing) for promtool, which checks and unit-tests deploy/prometheus;
 #   2. a virtualenv (.venv) with the wheel built by maturin (release profile) and the test extras;
 #   3. cargo test, clippy and rustfmt for the Rust workspace;
 #   4. ruff, mypy --strict, mypy.stubtest for the hand-written ixp._core stub, and import-linter
@@ -24,14 +25,22 @@ bash .ci/services.sh start
 # shellcheck disable=SC1091
 source "$IXP_SERVICES_DIR/env"
 
-step "browser: Debian's chromium for the browser tests"
-if ! command -v chromium >/dev/null; then
-    [ "$(id -u)" = 0 ] || { echo "chromium missing and not root: apt-get install chromium" >&2; exit 1; }
+# need COMMAND PACKAGE: installs Debian's PACKAGE when COMMAND is missing.
+need() {
+    command -v "$1" >/dev/null && return
+    [ "$(id -u)" = 0 ] || { echo "$1 missing and not root: apt-get install $2" >&2; exit 1; }
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends chromium
-fi
+    apt-get install -y -q --no-install-recommends "$2"
+}
+
+step "browser: Debian's chromium for the browser tests"
+need chromium chromium
 chromium --version
+
+step "promtool: Debian's prometheus for the deployment kit's rule tests (deploy/prometheus)"
+need promtool prometheus
+promtool --version
 
 step "python: virtualenv, wheel (maturin, release) and test dependencies"
 VENV="${IXP_VENV:-$ROOT/.venv}"

@@ -107,7 +107,13 @@ class IXPApp(ServerAdapters):
             sections.update(feature.metrics_sections)
             checks.update(feature.health_checks)
         readiness = Readiness(checks)
-        self.metrics = Metrics((), sections, [self.memory.prometheus, readiness.series])
+        series = [
+            self.memory.prometheus,
+            self.processor.cache_series,
+            self.storage.cache_series,
+            readiness.series,
+        ]
+        self.metrics = Metrics((), sections, series)
         self.cluster = ClusterMetrics(
             self.metrics,
             shared,

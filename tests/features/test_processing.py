@@ -191,6 +191,8 @@ async def test_cache_hits_misses_and_metrics(client: httpx.AsyncClient) -> None:
     cache = (await client.get("/ixp/metrics")).json()["matchCache"]
     assert cache["hits"] == 2 and cache["misses"] == 2
     assert cache["hitRatio"] == 0.5
+    text = (await client.get("/ixp/metrics?format=prometheus")).text
+    assert "ixp_match_cache_hits_total 2\n" in text and "ixp_match_cache_misses_total 2\n" in text
 
 
 async def test_options_and_origin_apply_as_in_render(client: httpx.AsyncClient) -> None:

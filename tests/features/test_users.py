@@ -150,6 +150,11 @@ async def test_metrics_and_health_report_storage(served: tuple[IXPApp, httpx.Asy
     storage = (await client.get("/ixp/metrics")).json()["storage"]
     assert storage["cache"]["l1"]["hits"] >= 2
     assert 0 < storage["cache"]["l1"]["hitRatio"] <= 1
+    text = (await client.get("/ixp/metrics?format=prometheus")).text
+    for level in ("l1", "l2"):
+        for kind in ("hits", "misses"):
+            count = storage["cache"][level][kind]
+            assert f"ixp_storage_cache_{level}_{kind}_total {count}\n" in text
     assert {"size", "in_use", "min", "max"} <= set(storage["pool"])
     assert "written" in storage["intentLogs"]
     health = (await client.get("/ixp/health")).json()

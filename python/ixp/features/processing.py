@@ -164,6 +164,14 @@ class IntentProcessor:
         lookups = stats["hits"] + stats["misses"]
         return {**stats, "hitRatio": round(stats["hits"] / lookups, 4) if lookups else 0.0}
 
+    def cache_series(self) -> list[tuple[str, str, str, float]]:
+        """Prometheus counters of the match cache (a ratio is computed from them in PromQL)."""
+        stats = self.cache.stats()
+        return [
+            ("ixp_match_cache_hits_total", "Free-text match cache hits.", "counter", stats["hits"]),
+            ("ixp_match_cache_misses_total", "Free-text match cache misses.", "counter", stats["misses"]),
+        ]
+
     def check_message(self, message: str) -> str:
         if len(message) > self.max_chars:
             raise IXPError(

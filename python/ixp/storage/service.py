@@ -216,3 +216,17 @@ class StorageService:
             "warmed": dict(self.warmed),
             "retention": {"days": self.settings.log_retention_days, **self.retention},
         }
+
+    def cache_series(self) -> list[tuple[str, str, str, float]]:
+        """Prometheus counters of the user/session cache, per level (L1 in process, L2 Redis)."""
+        cache = self.cache.stats()
+        return [
+            (
+                f"ixp_storage_cache_{level}_{kind}_total",
+                f"Cache {level} {kind}.",
+                "counter",
+                cache[level][kind],
+            )
+            for level in ("l1", "l2")
+            for kind in ("hits", "misses")
+        ]
