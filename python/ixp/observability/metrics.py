@@ -172,6 +172,9 @@ class Metrics:
             if family not in families:
                 families.add(family)
                 lines += [f"# HELP {family} {help_text}", f"# TYPE {family} {kind}"]
+            if where:  # the scope's labels on the answering worker's gauges too
+                name, brace, labels = metric.partition("{")
+                metric = f"{name}{{{where}{labels}" if brace else f"{name}{{{where[:-1]}}}"
             lines.append(f"{metric} {value}")
         return ("\n".join(lines) + "\n").encode()
 
