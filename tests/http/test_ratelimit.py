@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from ixp.base.errors import ConfigError
-from ixp.http.ratelimit import ClientAddress, LocalRateLimiter, parse_rate
+from ixp.http.access import digest_of, new_key
+from ixp.http.ratelimit import ClientAddress, HostRateLimiter, LocalRateLimiter, parse_rate
+from tests._servers import free_port, granian_command, running
 from tests._support import asgi_client
 
 
@@ -93,3 +98,64 @@ async def test_redis_shares_the_count_between_workers(make_app) -> None:  # type
     finally:
         for app in workers:
             await app.shutdown()
+
+
+def test_host_table_counts_every_worker_exactly(tmp_path: Path) -> None:
+    table = tmp_path / "ratelimit-client.bin"
+    first, second = HostRateLimiter(5, 60.0, table), HostRateLimiter(5, 60.0, table)
+    decisions = [(first if i % 2 else second).hit("10.0.0.1", now=100.0) for i in range(7)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 2
+    assert decisions[4].remaining == 0 and decisions[0].remaining == 4
+    assert second.hit("10.0.0.2", now=100.0).allowed  # another client, its own window
+    assert first.hit("10.0.0.1", now=160.0).allowed  # the window ended: counted from 1 again
+    assert first.hit("10.0.0.1", now=160.0).remaining == 3
+
+
+def test_host_table_falls_back_to_the_worker_when_full(tmp_path: Path) -> None:
+    limiter = HostRateLimiter(1, 60.0, tmp_path / "small.bin", slots=4)
+    for client in ("a", "b", "c", "d"):
+        assert limiter.hit(client, now=1.0).allowed
+    assert limiter.hit("e", now=1.0).allowed and limiter.overflows == 1  # counted by this worker
+    assert not limiter.hit("e", now=1.0).allowed and limiter.overflows == 2
+    assert limiter.hit("e", now=70.0).allowed  # slots whose window ended are taken again
+    assert limiter.overflows == 2
+
+
+def _hammer(path: str, hits: int, results: Any) -> None:
+    limiter = HostRateLimiter(100, 60.0, Path(path))
+    results.put(sum(limiter.hit("one client").allowed for _ in range(hits)))
+
+
+def test_host_table_is_exact_across_processes(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [context.Process(target=_hammer, args=(str(tmp_path / "t.bin"), 60, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    allowed = sum(results.get(timeout=30) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=10)
+    assert allowed == 100  # 240 hits from 4 processes, exactly the limit allowed
+
+
+def test_granian_workers_share_the_client_and_key_limits() -> None:
+    key = new_key()
+    env = {
+        "IXP_RATE_LIMIT": "30/60s",
+        "IXP_RATE_LIMIT_PER_KEY": "10/60s",
+        "IXP_API_KEYS": f"ops {digest_of(key)} users:read",
+        "IXP_LOG_LEVEL": "warning",
+    }
+    port = free_port()
+    close = {"connection": "close"}  # a new connection each time: both workers answer some
+    with running(granian_command(port, workers=2), port, env=env, ready_path="/ixp/health/live"):
+        url = f"http://127.0.0.1:{port}"
+        auth = {**close, "authorization": f"Bearer {key}"}
+        keyed = [httpx.get(f"{url}/api/users", headers=auth) for _ in range(14)]
+        plain = [httpx.get(f"{url}/ixp/intents", headers=close) for _ in range(20)]
+        pids = {httpx.get(f"{url}/ixp/health/live", headers=close).json()["pid"] for _ in range(10)}
+    assert len(pids) == 2  # both workers answer, yet each limit holds for the pair
+    assert [r.status_code for r in keyed] == [200] * 10 + [429] * 4
+    # The client limit counts the keyed requests too: 30 - 14 = 16 left for the rest.
+    assert [r.status_code for r in plain] == [200] * 16 + [429] * 4
+    assert plain[-1].json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
