@@ -71,6 +71,16 @@ def test_every_bad_value_is_reported_with_its_variable() -> None:
         ("IXP_LOG_RETENTION_DAYS", "-3", "IXP_LOG_RETENTION_DAYS: expected an integer from 0"),
         ("IXP_METRICS_PUBLIC", "perhaps", "IXP_METRICS_PUBLIC: expected true/false"),
         ("IXP_RATE_LIMIT_PER_KEY", "lots", None),  # checked when the app is built (below)
+        ("IXP_DRAIN_SECONDS", "-1", "IXP_DRAIN_SECONDS: expected a number of seconds from 0 to 3600"),
+        ("IXP_DRAIN_SECONDS", "inf", "IXP_DRAIN_SECONDS: expected a number of seconds from 0 to 3600"),
+        ("IXP_METRICS_FLUSH_SECONDS", "0", "IXP_METRICS_FLUSH_SECONDS: expected a number of seconds above 0"),
+        (
+            "IXP_METRICS_FLUSH_SECONDS",
+            "61",
+            "IXP_METRICS_FLUSH_SECONDS: expected a number of seconds above 0",
+        ),
+        ("IXP_NODE_NAME", "web 1", "IXP_NODE_NAME: expected 1-64 letters, digits"),
+        ("IXP_NODE_NAME", 'a"b', "IXP_NODE_NAME: expected 1-64 letters, digits"),
     ],
 )
 def test_new_settings_name_the_variable_and_what_was_expected(
@@ -85,3 +95,12 @@ def test_new_settings_name_the_variable_and_what_was_expected(
     with pytest.raises(ConfigError) as error:
         Settings.from_env({variable: value})
     assert any(problem.startswith(expected) for problem in error.value.problems), error.value.problems
+
+
+def test_cluster_settings_and_their_defaults() -> None:
+    default = Settings.from_env({})
+    assert (default.drain_seconds, default.metrics_flush_seconds, default.node_name) == (5.0, 1.0, None)
+    tuned = Settings.from_env(
+        {"IXP_DRAIN_SECONDS": "0", "IXP_METRICS_FLUSH_SECONDS": "0.25", "IXP_NODE_NAME": "web-1.eu"}
+    )
+    assert (tuned.drain_seconds, tuned.metrics_flush_seconds, tuned.node_name) == (0.0, 0.25, "web-1.eu")
