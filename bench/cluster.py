@@ -56,6 +56,7 @@ defaults
     option redispatch 1
     retry-on conn-failure empty-response response-timeout
     option forwardfor
+    option http-buffer-request  # the whole request kept, so a failed attempt can be retried
 
 frontend ixp
     bind 127.0.0.1:{port}
