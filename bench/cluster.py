@@ -30,10 +30,7 @@ from types import TracebackType
 
 import httpx
 
-try:
-    from bench import harness
-except ImportError:  # run as a script from bench/
-    import harness  # type: ignore[no-redef]
+from bench import harness
 
 START_TIMEOUT_S = 60.0
 CHECK_INTERVAL_MS = 300  # HAProxy's health-check period (and fall/rise of 2 checks)
@@ -114,7 +111,9 @@ class Cluster:
             raise
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -159,7 +158,12 @@ class Cluster:
         with open(node.log_path, "ab") as log:
             # Its own process group: kill -9 reaches the main process and its workers.
             node.process = subprocess.Popen(
-                argv, cwd=self.work, env=node.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                cwd=self.work,
+                env=node.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         if wait:
             self.wait_ready(index)
@@ -181,7 +185,11 @@ class Cluster:
         """HAProxy's view of each node: UP, DOWN, or a transition like "UP 1/2"."""
         text = httpx.get(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=2).text
         rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
-        return {row["svname"]: row["status"] for row in rows if row["pxname"] == "nodes" and row["svname"].startswith("node")}
+        return {
+            row["svname"]: row["status"]
+            for row in rows
+            if row["pxname"] == "nodes" and row["svname"].startswith("node")
+        }
 
     def wait_routing(self, indexes: set[int], timeout: float = 30.0) -> float:
         """Wait until HAProxy routes to exactly the nodes `indexes`; returns the seconds it took."""

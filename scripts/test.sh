@@ -4,7 +4,8 @@
 #
 #   1. Debian's redis-server and postgresql (apt-get, only if missing), started on loopback with
 #      throwaway data directories (.ci/services.sh), stopped again on exit; Debian's chromium
-#      (apt-get, only if missing) for the browser tests, which Playwright drives; Debian's prometheus
+#      (browser tests, driven by Playwright), haproxy (the cluster tests start their own, on
+#      loopback) and prometheus (for promtool), each apt-get installed only if missing; Debian's prometheus
 #      (apt-get, only if missing) for promtool, which checks and unit-tests deploy/prometheus;
 #   2. a virtualenv (.venv) with the wheel built by maturin (release profile) and the test extras;
 #   3. cargo test, clippy and rustfmt for the Rust workspace;
@@ -37,6 +38,10 @@ need() {
 step "browser: Debian's chromium for the browser tests"
 need chromium chromium
 chromium --version
+
+step "load balancer: Debian's haproxy for the cluster tests (tests/cluster, bench/cluster.py)"
+need haproxy haproxy
+haproxy -v | head -n 1
 
 step "promtool: Debian's prometheus for the deployment kit's rule tests (deploy/prometheus)"
 need promtool prometheus
