@@ -97,8 +97,23 @@ class Client:
         self.sock.close()
 
 
-def callgrind_control(*args: str) -> None:
-    subprocess.run(["callgrind_control", *args], check=False, capture_output=True, timeout=60)
+def callgrind_control(root: int, *args: str) -> None:
+    """`callgrind_control ARGS PID` for `root` and each of its descendants (only this run's server:
+    without a pid it would reach every callgrind process on the machine, another run's included)."""
+    for pid in process_tree(root):
+        subprocess.run(["callgrind_control", *args, str(pid)], check=False, capture_output=True, timeout=60)
+
+
+def process_tree(root: int) -> list[int]:
+    pids, index = [root], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            try:
+                pids += [int(child) for child in task.read_text().split()]
+            except OSError:  # exited meanwhile
+                continue
+        index += 1
+    return pids
 
 
 def measured_instructions(out_dir: Path) -> int:
@@ -134,10 +149,10 @@ def count(target: str, endpoint: Endpoint, config: Config, env: dict[str, str], 
             try:
                 for _ in range(config.warmup):
                     check(client.exchange(request), target, endpoint)
-                callgrind_control("-z")
+                callgrind_control(process.pid, "-z")
                 for _ in range(config.requests):
                     check(client.exchange(request), target, endpoint)
-                callgrind_control("-d", "measured")
+                callgrind_control(process.pid, "-d", "measured")
             finally:
                 client.close()
         finally:
