@@ -292,7 +292,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario-seconds", type=float, default=12.0, help="strategy: low/medium/high")
     parser.add_argument("--step-seconds", type=float, default=10.0, help="strategy: each stress step")
     parser.add_argument("--stress-rates", default=",".join(str(r) for r in STRESS_RATES))
-    parser.add_argument("--max-seconds", type=float, default=600.0, help="strategy: time budget (half a mix)")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="strategy: time budget")
     parser.add_argument("--out", type=Path, default=None, help="results directory")
     return parser.parse_args(argv)  # fmt: skip
 

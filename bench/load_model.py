@@ -186,7 +186,7 @@ def all_pass(verdicts: Sequence[Verdict]) -> bool:
 
 STRATEGY_SCENARIOS = (("low", 100), ("medium", 500), ("high", 1000))
 SUSTAINED_SHARE = 0.95  # below this share of the offered rate answered in time, the server is saturated
-STRESS_RATES = (2000, 3000, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 10000, 12000, 15000)
+STRESS_RATES = (1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 10000, 12000, 15000)
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ STEP_LEGEND = (
     " hits/lookups; oha µs/req: the generator's CPU per request"
 )
 STEP_HEADER = (
-    f"{'step':<8}{'offered':>8}{'achieved':>10}{'requests':>9}{'unsent':>7}{'errors%':>9}"
+    f"{'mix':<13}{'step':<8}{'offered':>8}{'achieved':>10}{'requests':>9}{'unsent':>7}{'errors%':>9}"
     f"{'p50':>8}{'p95':>8}{'p99':>8}   {'ixp p50':>6}{'p95':>7}{'p99':>7}{'L1':>6}{'oha µs/req':>11}"
 )
 
@@ -220,7 +220,7 @@ def step_line(result: StepResult) -> str:
     s, total = result.step, result.figures[AGGREGATED]
     server = result.server.get(PROCESS_ROUTE)
     line = (
-        f"{s.name:<8}{s.offered_rps:>8.0f}{s.achieved_rps:>10.0f}{total.requests:>9}{result.unsent:>7}"
+        f"{result.mix:<13}{s.name:<8}{s.offered_rps:>8.0f}{s.achieved_rps:>10.0f}{total.requests:>9}{result.unsent:>7}"
         f"{s.error_rate:>9.3f}{fmt_ms(s.p50):>8}{fmt_ms(s.p95):>8}{fmt_ms(s.p99):>8}   "
     )
     line += f"{fmt_ms(server.p50):>6}{fmt_ms(server.p95):>7}{fmt_ms(server.p99):>7}" if server else " " * 20
@@ -327,7 +327,8 @@ def strategy_intro(args: argparse.Namespace, out: Path, binary: Path) -> list[st
         "  mix storage: POST /api/intents/process with the payload's userId (writes the session),",
         "    GET /api/users/{id}/session over the payload's users",
         f"  mix storage-free: the same messages without userId, GET session of {HOT_USERS} users (L1 hits)",
-        f"  scenarios (storage): {scenarios}, {args.scenario_seconds:g} s each; storage-free from 1000 RPS",
+        f"  scenarios (storage): {scenarios}, {args.scenario_seconds:g} s each; storage-free from 1000 RPS;",
+        "  the two mixes alternate at each rate (the same background load for both)",
         f"  stress: {args.stress_rates} RPS, {args.step_seconds:g} s each, until the error rate or p99",
         f"  crosses its target or < {SUSTAINED_SHARE:.0%} of the offered rate is answered in time",
         "  each step on a fresh ixp (clean /ixp/metrics), warmed through /api/intents/process/batch",
@@ -335,29 +336,42 @@ def strategy_intro(args: argparse.Namespace, out: Path, binary: Path) -> list[st
     ]
 
 
-def run_mix(
+def interleaved_plan(args: argparse.Namespace) -> list[tuple[str, str, float, float]]:
+    """(mix, step name, offered RPS, seconds) of both mixes, by rate, the two mixes alternating at
+    each rate: both see about the same background load, which on a shared machine drifts over
+    minutes (the ratio is only as good as that sameness)."""
+    steps = [(mix, *step) for mix in (STORAGE, STORAGE_FREE) for step in strategy_plan(args, mix)]
+    return sorted(steps, key=lambda step: (step[2], step[0] != STORAGE))
+
+
+def run_mixes(
     binary: Path,
     workdir: Path,
     out: Path,
     report: Path,
-    mix: Mix,
     rows: Sequence[tuple[int, str]],
     args: argparse.Namespace,
-    budget_s: float,
 ) -> tuple[list[StepResult], str]:
-    """The mix's plan within `budget_s`, stopping after the first stress step past the knee;
-    the results and why it stopped early ("" when it did not)."""
-    deadline = time.monotonic() + budget_s
-    emit(["", f"mix {mix.key}:", STEP_HEADER], report)
+    """Both mixes' plans within --max-seconds, each stopping after its first stress step past
+    its knee; the results and why the run stopped early ("" when it did not)."""
+    deadline = time.monotonic() + args.max_seconds
+    mixes = {STORAGE: storage_mix(rows), STORAGE_FREE: storage_free_mix(rows)}
+    emit(["", STEP_HEADER], report)
     results: list[StepResult] = []
-    for name, rate, seconds in strategy_plan(args, mix.key):
+    done: set[str] = set()
+    for mix, name, rate, seconds in interleaved_plan(args):
+        if mix in done:
+            continue
         if time.monotonic() + seconds + 8 > deadline:
-            return results, f"{mix.key}: time budget reached before {name} {rate:.0f} RPS"
-        result = run_step(binary, workdir, out, mix, rows, name, rate, seconds)
+            return (
+                results,
+                f"time budget of {args.max_seconds:g} s reached before {mix} {name} {rate:.0f} RPS",
+            )
+        result = run_step(binary, workdir, out, mixes[mix], rows, name, rate, seconds)
         results.append(result)
         emit([step_line(result)], report)
         if name == "stress" and breach(result.step) is not None:
-            break
+            done.add(mix)
     return results, ""
 
 
@@ -372,20 +386,15 @@ def run_strategy(args: argparse.Namespace) -> int:
     emit([*strategy_intro(args, out, binary), "", STEP_LEGEND], report)
     workdir = Path(tempfile.mkdtemp(prefix="ixp-strategy-"))
     results: list[StepResult] = []
-    notes = []
+    note = ""
     try:
         with ixp_server(workdir) as url:
             payload_csv = seed_payload(url, workdir, args.payload_users, args.payload_rows)
         shutil.copy(payload_csv, out / "payload.csv")
-        rows = payload.read_csv(payload_csv)
-        for index, mix in enumerate((storage_mix(rows), storage_free_mix(rows))):
-            budget = args.max_seconds / 2 if index == 0 else args.max_seconds - args.max_seconds / 2
-            mix_results, note = run_mix(binary, workdir, out, report, mix, rows, args, budget)
-            results += mix_results
-            notes += [note] if note else []
+        results, note = run_mixes(binary, workdir, out, report, payload.read_csv(payload_csv), args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return strategy_report(results, out, report, notes)
+    return strategy_report(results, out, report, [note] if note else [])
 
 
 def strategy_report(results: Sequence[StepResult], out: Path, report: Path, notes: Sequence[str]) -> int:
