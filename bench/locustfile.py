@@ -25,13 +25,13 @@ from locust import FastHttpUser, LoadTestShape, constant, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # locust puts only bench/ on the path
 
-from bench import load
+from bench import load_model
 from bench.payload import auth_header, read_csv
 
 PAYLOAD = read_csv(Path(os.environ.get("IXP_LOAD_PAYLOAD", "payload.csv")))
 SCALE = float(os.environ.get("IXP_LOAD_SCALE", "1.0"))
 USERS_SCALE = float(os.environ.get("IXP_LOAD_USERS_SCALE", str(SCALE)))
-PHASES = load.guide_phases(SCALE, USERS_SCALE)
+PHASES = load_model.guide_phases(SCALE, USERS_SCALE)
 
 
 class PayloadUser(FastHttpUser):
@@ -46,15 +46,15 @@ class PayloadUser(FastHttpUser):
 
 
 class IntentProcessing(PayloadUser):
-    weight = load.PROCESS_WEIGHT
-    wait_time = constant(load.PROCESS_THINK_S)
+    weight = load_model.PROCESS_WEIGHT
+    wait_time = constant(load_model.PROCESS_THINK_S)
 
     @task
     def process(self) -> None:
         user_id, message = next(self.rows)
         body = {"message": message, "userId": user_id}
-        with self.client.post(load.PROCESS_ROUTE, json=body, catch_response=True) as response:
-            reason = load.process_failure(response.status_code, response.text or "")
+        with self.client.post(load_model.PROCESS_ROUTE, json=body, catch_response=True) as response:
+            reason = load_model.process_failure(response.status_code, response.text or "")
             if reason is None:
                 response.success()
             else:
@@ -62,15 +62,15 @@ class IntentProcessing(PayloadUser):
 
 
 class UserSession(PayloadUser):
-    weight = load.SESSION_WEIGHT
-    wait_time = constant(load.SESSION_THINK_S)
+    weight = load_model.SESSION_WEIGHT
+    wait_time = constant(load_model.SESSION_THINK_S)
 
     @task
     def session(self) -> None:
         user_id, _ = next(self.rows)
         path = f"/api/users/{user_id}/session"
-        with self.client.get(path, name=load.SESSION_ROUTE, catch_response=True) as response:
-            reason = load.session_failure(response.status_code, response.text or "")
+        with self.client.get(path, name=load_model.SESSION_ROUTE, catch_response=True) as response:
+            reason = load_model.session_failure(response.status_code, response.text or "")
             if reason is None:
                 response.success()
             else:
@@ -81,4 +81,4 @@ class GuidePhases(LoadTestShape):
     """Warm up, ramp up, sustained: the guide's phases, scaled."""
 
     def tick(self) -> tuple[int, float] | None:
-        return load.shape_tick(PHASES, self.get_run_time())
+        return load_model.shape_tick(PHASES, self.get_run_time())

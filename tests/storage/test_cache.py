@@ -248,3 +248,23 @@ async def test_an_invalidation_during_a_load_keeps_its_value_out_of_the_cache() 
     assert await late == "after the write"  # started after it: a fresh load
     assert await cache.get("session:1") == "after the write"
     await cache.close()
+
+
+async def test_an_invalidation_before_the_load_task_runs_fails_no_reader() -> None:
+    """Found by the open-loop load (GET /api/users/{id}/session answered 500 a few times a second
+    while POST /api/intents/process wrote the same users' sessions): the write's invalidation
+    landed after get_or_load had created the load task but before that task's first step, so the
+    task found no flight of its own and then deleted a key that was not there (KeyError)."""
+    cache = TwoLevelCache(None)
+    await cache.open()
+
+    async def load() -> str:
+        return "value"
+
+    reader = asyncio.create_task(cache.get_or_load("session:1", load, ttl=10))
+    await asyncio.sleep(0)  # the reader creates the load task and waits on it; the task has not run
+    assert "session:1" in cache._inflight
+    await cache.invalidate("session:1")
+    assert await reader == "value"  # the read overlapped the write: its value, not an error
+    assert cache._inflight == {} and await cache.get("session:1") is None  # and not cached
+    await cache.close()

@@ -236,7 +236,9 @@ class TwoLevelCache:
                 await self.set(key, value, ttl)
             return value
         finally:
-            if self._inflight.get(key) is flight:
+            # flight is None when an invalidation popped it before this task's first step: then
+            # the key is not ours to delete (it is absent, or a newer flight's).
+            if flight is not None and self._inflight.get(key) is flight:
                 del self._inflight[key]
 
     async def invalidate(self, key: str) -> None:
