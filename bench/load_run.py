@@ -90,6 +90,7 @@ def ixp_server(workdir: Path) -> Iterator[str]:
         **os.environ,
         "IXP_SQLITE_PATH": str(workdir / "ixp.db"),
         "IXP_LOG_LEVEL": "warning",
+        "IXP_DRAIN_SECONDS": "0",  # stopped by SIGTERM between runs: no drain period
         "IXP_API_KEYS": ensure_api_key(),
     }
     url = f"http://127.0.0.1:{port}"
