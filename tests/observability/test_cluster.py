@@ -12,20 +12,21 @@ import time
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import redis
 
+from ixp._core import LatencyHistogram
 from ixp.observability.cluster import (
     ClusterMetrics,
-    HostShare,
     RedisShare,
-    Snapshot,
     add_into,
     increments,
     view_of,
     worker_counters,
 )
-from ixp.observability.metrics import Metrics, new_histogram
+from ixp.observability.host_share import HostShare, RouteCache, merge_into, snapshot_of
+from ixp.observability.metrics import Metrics, RouteView, new_histogram
 from tests._servers import free_port, granian_command, running
 from tests._support import service_settings
 
@@ -81,26 +82,53 @@ def dead_pid() -> int:
     return process.pid
 
 
-def test_host_share_adds_workers_and_retires_the_dead_without_going_back(tmp_path: Path) -> None:
+def host_view(share: HostShare) -> tuple[dict[str, RouteView], dict[str, int], int]:
+    snapshots, workers = share.read(exclude_own=False)
+    routes: dict[str, RouteView] = {}
+    errors: dict[str, int] = {}
+    for snapshot in snapshots:
+        merge_into(routes, errors, snapshot)
+    return routes, errors, workers
+
+
+def test_host_share_merges_workers_and_retires_the_dead_without_going_back(tmp_path: Path) -> None:
+    first, second = busy_worker(1), busy_worker(2)
     mine = HostShare(tmp_path, stale_after=10.0)
     mine.open()
-    mine.publish(worker_counters(busy_worker(1)))
-    # A worker that died: its file stays counted, then is folded into retired.snap.
-    dead = Snapshot(dead_pid(), time.time() - 60, worker_counters(busy_worker(2)))
+    mine.publish(snapshot_of(first, time.time(), {}))
+    # A worker that died: its file keeps counting, then is folded into retired.snap.
+    dead = msgspec.structs.replace(snapshot_of(second, time.time() - 60, {}), pid=dead_pid())
     dead_path = mine.directory / f"{dead.pid}-1.snap"
-    dead_path.write_bytes(__import__("msgspec").msgpack.encode(dead))
+    dead_path.write_bytes(msgspec.msgpack.encode(dead))
     os.utime(dead_path, (time.time() - 60, time.time() - 60))
-    before, started, workers = mine.read()
-    assert workers == 2 and started <= dead.started + 1e-6
+    routes, errors, workers = host_view(mine)
+    assert workers == 2
+    for route in ROUTES:
+        both = new_histogram()
+        both.merge(first.routes[route].histogram)
+        both.merge(second.routes[route].histogram)
+        assert routes[route].histogram.to_bytes() == both.to_bytes()
     assert mine.retire_dead() == 1 and not dead_path.exists()
-    after, _, workers = mine.read()
-    assert after == before and workers == 1
-    # The restarted worker (a new file) adds to what the retired one left.
+    after, errors_after, workers = host_view(mine)
+    assert workers == 1 and errors_after == errors
+    assert {r: v.histogram.to_bytes() for r, v in after.items()} == {
+        r: v.histogram.to_bytes() for r, v in routes.items()
+    }
+    # A restarted worker (a new file) adds to what the retired one left.
     again = HostShare(tmp_path, stale_after=10.0)
-    again.open()
-    again.publish({"s|/a|2": 5})
-    total, _, workers = mine.read()
-    assert workers == 2 and total["s|/a|2"] == before["s|/a|2"] + 5
+    again.publish(snapshot_of(busy_worker(3, 10), time.time(), {}))
+    total, _, workers = host_view(mine)
+    assert workers == 2 and sum(v.histogram.count for v in total.values()) == 2 * 2_000 + 10
+
+
+def test_snapshot_cache_serializes_only_routes_with_new_requests() -> None:
+    metrics = busy_worker(1, 100)
+    cache: RouteCache = {}
+    first = snapshot_of(metrics, 0.0, cache)
+    metrics.record("/a", 200, 5_000_000, None)
+    second = snapshot_of(metrics, 0.0, cache)
+    assert second.routes["/b"] is first.routes["/b"] and second.routes["/a"] is not first.routes["/a"]
+    assert LatencyHistogram.from_bytes(second.routes["/a"].histogram).count == metrics.routes["/a"].count
 
 
 @pytest.fixture

@@ -1,56 +1,38 @@
-"""Metrics of the whole deployment: every worker publishes its counters, any worker reports them.
-
-A worker's series are flat integer counters (`Counters`): one per non-empty latency bucket of each
-route (`h|<route>|<ns>`: the bucket's highest equivalent value, so `record_n` rebuilds the HDR
-histogram exactly), one per status class of each route (`s|<route>|<class>`) and one per error
-code (`e|<code>`). Counters only grow, so adding them up merges histograms exactly.
+"""Metrics of the whole deployment: every worker publishes its series, any worker reports them.
 
 Every `IXP_METRICS_FLUSH_SECONDS` (1 s) a background task publishes, off the request path:
-- always to this host's shared directory (`HostShare`): each worker replaces its own snapshot file
-  atomically; the host's series are the sum of the files. A dead worker's file is folded into
-  `retired.snap`, so a restart never makes the host's counters go backwards.
-- with `IXP_REDIS_URL`, also to Redis (`RedisShare`): the increments since the last publication are
-  added (HINCRBY) to the cluster's hash and to this host's, by a script that applies each
-  publication exactly once (a sequence number per worker), so a retry after a lost reply does not
-  count twice and the cluster's counters never go backwards. Workers register in a sorted set by
-  last publication; those silent for `5 ×` the period (10 s at least) age out of the live count.
+- always to this host's shared directory (`ixp.observability.host_share`): the host's series are
+  the merge of its workers' snapshot files;
+- with `IXP_REDIS_URL`, also to Redis (`RedisShare`) as flat integer counters (`Counters`): one per
+  non-empty latency bucket of each route (`h|<route>|<ns>`, the bucket's highest equivalent value,
+  so `record_n` rebuilds the HDR histogram exactly), one per status class of each route
+  (`s|<route>|<class>`) and one per error code (`e|<code>`). The increments since the last
+  publication are added (HINCRBY) to the cluster's hash and to this host's by a script that applies
+  each publication once (a sequence number per worker): a retry after a lost reply does not count
+  twice, and the counters never go backwards. Workers register in a sorted set at each publication;
+  those silent for 5 periods (10 s at least) age out of the live count.
 
-A report therefore lags by at most one period for the other workers; the answering worker adds its
-own unpublished increments, so its share is exact.
+A report lags by at most one period for the other workers; the answering worker's own share is
+live, so it is exact.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from ixp.base.shared import alive, sweep_dead_servers
+from ixp.base.shared import sweep_dead_servers
+from ixp.observability.host_share import HostShare, RouteCache, Snapshot, merge_into, snapshot_of
 from ixp.observability.metrics import Metrics, MetricsView, RouteView, new_histogram
 
 log = logging.getLogger("ixp.metrics")
 Counters = dict[str, int]
 STARTED = "t|started"  # wall-clock second a scope's counters began (for its throughput)
-
-
-class Snapshot(msgspec.Struct, frozen=True):
-    """A worker's file in the host's directory."""
-
-    pid: int
-    started: float
-    counters: Counters
-
-
-_encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder(Snapshot).decode
 
 
 def worker_counters(metrics: Metrics, cache: dict[str, tuple[int, Counters]] | None = None) -> Counters:
@@ -119,92 +101,6 @@ def node_name() -> str:
 
     name = "".join(c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname())
     return name[:64] or "localhost"
-
-
-class HostShare:
-    """Snapshot files of this host's workers in one directory (atomic replace, no lock to read)."""
-
-    def __init__(self, directory: Path, stale_after: float) -> None:
-        self.directory = directory / "metrics"
-        self.started = time.time()
-        self.pid = os.getpid()
-        # pid + start time: a pid reused by a later worker must not replace a dead worker's file.
-        self.path = self.directory / f"{self.pid}-{time.time_ns()}.snap"
-        self.stale_after = stale_after
-
-    def open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-
-    def publish(self, counters: Counters) -> None:
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_bytes(_encode(Snapshot(self.pid, self.started, counters)))
-        os.replace(temporary, self.path)
-
-    def read(self) -> tuple[Counters, float, int]:
-        """The host's counters, when they began, and the number of live workers."""
-        total: Counters = {}
-        started = self.started
-        workers = 0
-        with self._locked(fcntl.LOCK_SH):  # no file is retired while it is being added up
-            for path in self.directory.glob("*-*.snap"):
-                snapshot = self._load(path)
-                if snapshot is not None:
-                    workers += 1
-                    started = min(started, snapshot.started)
-                    add_into(total, snapshot.counters)
-            retired = self._load(self.directory / "retired.snap")
-        if retired is not None:
-            started = min(started, retired.started)
-            add_into(total, retired.counters)
-        return total, started, workers
-
-    def retire_dead(self) -> int:
-        """Fold the files of workers that died into `retired.snap`; returns how many."""
-        now = time.time()
-        dead: list[tuple[Path, Snapshot]] = []
-        for path in self.directory.glob("*-*.snap"):
-            snapshot = self._load(path)
-            if snapshot is None or path == self.path or alive(snapshot.pid):
-                continue
-            with contextlib.suppress(OSError):
-                if now - path.stat().st_mtime > self.stale_after:
-                    dead.append((path, snapshot))
-        if not dead:
-            return 0
-        with self._locked(fcntl.LOCK_EX):
-            retired_path = self.directory / "retired.snap"
-            retired = self._load(retired_path) or Snapshot(0, self.started, {})
-            counters = dict(retired.counters)
-            started = retired.started
-            folded = []
-            for path, snapshot in dead:
-                if path.exists():  # another worker may have folded it first
-                    add_into(counters, snapshot.counters)
-                    started = min(started, snapshot.started)
-                    folded.append(path)
-            temporary = retired_path.with_suffix(".tmp")
-            temporary.write_bytes(_encode(Snapshot(0, started, counters)))
-            os.replace(temporary, retired_path)
-            for path in folded:
-                path.unlink(missing_ok=True)
-        return len(folded)
-
-    @contextlib.contextmanager
-    def _locked(self, mode: int) -> Iterator[None]:
-        with open(self.directory / "retire.lock", "a+b") as lock:
-            fcntl.flock(lock, mode)
-            yield
-
-    @staticmethod
-    def _load(path: Path) -> Snapshot | None:
-        try:
-            return _decode(path.read_bytes())
-        except (OSError, msgspec.DecodeError):  # gone (retired meanwhile)
-            return None
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.path.with_suffix(".tmp").unlink(missing_ok=True)
 
 
 _PUBLISH = """
@@ -286,7 +182,9 @@ class ClusterMetrics:
         # No directory: a process of its own (embedded, tests); its host is itself.
         self.host = HostShare(shared_dir, max(10.0, 5 * period)) if shared_dir is not None else None
         self.redis: RedisShare | None = None
-        self.published_host: Counters = {}
+        self.started = time.time()
+        self.published_host: Snapshot | None = None
+        self._routes: RouteCache = {}
         self.published_redis: Counters = {}
         self.sequence = 0
         # A publication whose outcome is unknown (error or lost reply): sent again, unchanged and
@@ -340,12 +238,13 @@ class ClusterMetrics:
 
     async def publish(self) -> None:
         async with self._lock:
-            counters = worker_counters(self.metrics, self._parts)
-            if counters != self.published_host and self.host is not None:
-                self.host.publish(counters)
-                self.published_host = counters
+            if self.host is not None:
+                snapshot = snapshot_of(self.metrics, self.started, self._routes)
+                if snapshot != self.published_host:
+                    self.host.publish(snapshot)
+                    self.published_host = snapshot
             if self.redis is not None:
-                await self._publish_redis(self.redis, counters)
+                await self._publish_redis(self.redis, worker_counters(self.metrics, self._parts))
             self.publications += 1
 
     async def _publish_redis(self, redis: RedisShare, counters: Counters) -> None:
@@ -380,11 +279,12 @@ class ClusterMetrics:
             view.labels = (("host", self.node), ("worker", str(os.getpid())))
             return view
         async with self._lock:
-            mine = worker_counters(self.metrics, self._parts)
             if self.redis is not None:
                 try:
                     counters, started, workers = await self.redis.read(scope)
-                    add_into(counters, increments(mine, self.published_redis))
+                    add_into(
+                        counters, increments(worker_counters(self.metrics, self._parts), self.published_redis)
+                    )
                     labels = (("host", self.node),) if scope == "host" else ()
                     return view_of(counters, max(time.time() - started, 0.0), scope, labels, workers)
                 except Exception as exc:
@@ -393,12 +293,21 @@ class ClusterMetrics:
                 view = self.metrics.view()
                 view.scope, view.workers = "host", 1
             else:
-                counters, started, workers = await asyncio.to_thread(self.host.read)
-                add_into(counters, increments(mine, self.published_host))
-                view = view_of(counters, max(time.time() - started, 0.0), "host", (), workers)
+                view = await self._host_view()
         if scope == "host":
             view.labels = (("host", self.node),)
         return view
+
+    async def _host_view(self) -> MetricsView:
+        assert self.host is not None
+        snapshots, workers = await asyncio.to_thread(self.host.read)
+        snapshots.append(snapshot_of(self.metrics, self.started, self._routes))  # live, exact
+        routes: dict[str, RouteView] = {}
+        errors: dict[str, int] = {}
+        for snapshot in snapshots:
+            merge_into(routes, errors, snapshot)
+        started = min(snapshot.started for snapshot in snapshots)
+        return MetricsView(routes, errors, max(time.time() - started, 0.0), "host", (), max(workers, 1))
 
     def stats(self) -> dict[str, Any]:
         return {
