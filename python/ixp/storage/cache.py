@@ -4,6 +4,8 @@
 - `set`: both levels; L1 keeps the entry for `min(ttl, l1_max_ttl)` seconds.
 - `invalidate`: deletes from L1 and L2 and publishes the key on `channel`; every instance subscribes
   and drops the key from its own L1 (ignoring its own messages, by a per-instance id).
+- `written` + `publish`: after a committed write, the new values go into L1 (write-through), L2 is
+  deleted and the other instances told, in one round trip for a whole batch of keys.
 - Redis unreachable: operations quietly use L1 only, `status()` is "degraded", one warning per
   `warn_interval`. The subscriber task reconnects with backoff; once back, status is "ok", the L1
   is cleared (invalidations may have been missed) and invalidations made meanwhile are replayed.
@@ -19,7 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 import msgspec
@@ -39,6 +41,7 @@ Status = Literal["ok", "degraded", "disabled"]
 _MISS = object()
 _REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _MAX_PENDING_INVALIDATIONS = 10_000
+_MAX_TRACKED_INVALIDATIONS = 10_000
 _encode = msgspec.json.Encoder().encode
 _message = msgspec.json.Decoder(tuple[str, str | None])
 
@@ -87,6 +90,10 @@ class TwoLevelCache:
         self._pending: set[str] = set()  # invalidations Redis has not seen yet
         self._pending_clear_all = False
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+        # For `written`: key -> number of its last invalidation; a key not listed: `_floor` at most.
+        self._invalidation_seq = 0
+        self._invalidated_at: dict[str, int] = {}
+        self._floor = 0
         self.l2_hits = self.l2_misses = self.l2_errors = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -242,20 +249,56 @@ class TwoLevelCache:
     async def invalidate(self, key: str) -> None:
         """Drop `key` from L1 and L2 here, and from every other instance's L1."""
         self.l1.delete(key)
+        self._invalidated(key)
+        self._drop_flight(key)
+        await self.publish([key])
+
+    def mark(self) -> int:
+        """A mark for `written`, taken before the write's transaction starts."""
+        return self._invalidation_seq
+
+    def written(self, values: Mapping[str, Any], ttl: float, mark: int) -> None:
+        """After a committed write, before it is acknowledged: each key's new value (None: unknown)
+        replaces its L1 entry, unless the key was invalidated since `mark` (another worker's write
+        may be newer: dropped then), and no load in flight caches an older one. Then `publish`."""
+        l1_ttl = min(ttl, self.l1_max_ttl)
+        for key, value in values.items():
+            self._drop_flight(key)
+            if value is None or self._invalidated_at.get(key, self._floor) > mark:
+                self.l1.delete(key)
+            else:
+                self.l1.set(key, value, ttl=l1_ttl)
+
+    async def publish(self, keys: Sequence[str]) -> None:
+        """Delete `keys` from L2 and from every other instance's L1 (one Redis round trip); while
+        Redis is unreachable, remembered and replayed when it is back."""
+        client = self._redis
+        if client is None or not keys:
+            return
+        if self._status != "ok":
+            for key in keys:
+                self._remember_invalidation(key)
+            return
+        try:
+            await self._publish_invalidations(client, list(keys))
+        except _REDIS_ERRORS as exc:
+            for key in keys:
+                self._remember_invalidation(key)
+            self._op_failed(exc)
+
+    def _drop_flight(self, key: str) -> None:
         flight = self._inflight.pop(key, None)
         if flight is not None:
             flight.stale = True  # its value may predate the write: callers after this load afresh
-        client = self._redis
-        if client is None:
-            return
-        if self._status != "ok":
-            self._remember_invalidation(key)
-            return
-        try:
-            await self._publish_invalidations(client, [key])
-        except _REDIS_ERRORS as exc:
-            self._remember_invalidation(key)
-            self._op_failed(exc)
+
+    def _invalidated(self, key: str | None) -> None:
+        """Number an invalidation of `key` (None: of every key)."""
+        self._invalidation_seq += 1
+        if key is None or len(self._invalidated_at) >= _MAX_TRACKED_INVALIDATIONS:
+            self._invalidated_at.clear()
+            self._floor = self._invalidation_seq
+        if key is not None:
+            self._invalidated_at[key] = self._invalidation_seq
 
     # -- Redis state ------------------------------------------------------------------------------
 
@@ -298,6 +341,7 @@ class TwoLevelCache:
         """Redis answers again: replay the invalidations it missed, then use it."""
         if resubscribed:
             self.l1.clear()  # invalidations published while we were away never reached us
+            self._invalidated(None)
         while self._pending or self._pending_clear_all:  # more may arrive while we publish
             keys, self._pending = sorted(self._pending), set()
             clear_all, self._pending_clear_all = self._pending_clear_all, False
@@ -326,6 +370,7 @@ class TwoLevelCache:
             self.l1.clear()
         else:
             self.l1.delete(key)
+        self._invalidated(key)
 
     async def _subscribe_forever(self) -> None:
         """Keep one subscription to `channel` alive; drive the ok/degraded status."""
