@@ -223,7 +223,7 @@ def process_body(user_id: int) -> bytes:
 @dataclass(frozen=True)
 class Endpoint:
     name: str
-    method: str
+    method: str  # GET, POST, or MIXED: the guide's scenario (MIXED_PROCESS in 10 process, the rest reads)
 
     def request(self, user_id: int) -> tuple[str, str | None]:
         if self.method == "GET":
@@ -231,7 +231,27 @@ class Endpoint:
         return "/api/intents/process", process_body(user_id).decode()
 
 
-ENDPOINTS = (Endpoint("session", "GET"), Endpoint("process", "POST"))
+ENDPOINTS = (Endpoint("session", "GET"), Endpoint("process", "POST"), Endpoint("mixed", "MIXED"))
+MIXED_PROCESS = 7  # of every 10 requests: the performance guide's 70 % processing, 30 % session reads
+# Lua: a GET for an entry without a body, a POST otherwise (replaces write_cycle_lua's `request`).
+MIXED_REQUEST = (
+    "request = function()\n"
+    "  index = index % count + 1\n"
+    "  local item = requests[index]\n"
+    '  return wrk.format(item[2] and "POST" or "GET", item[1], nil, item[2])\n'
+    "end\n"
+)
+
+
+def mixed_requests(users: Sequence[int]) -> list[tuple[str, str | None]]:
+    """Blocks of ten: seven users' messages processed, then three of those users' sessions read
+    (the reads follow their own writes, as a front end's would)."""
+    requests: list[tuple[str, str | None]] = []
+    for start in range(0, len(users), MIXED_PROCESS):
+        block = [users[(start + i) % len(users)] for i in range(MIXED_PROCESS)]
+        requests += [ENDPOINTS[1].request(u) for u in block]
+        requests += [ENDPOINTS[0].request(u) for u in block[: 10 - MIXED_PROCESS]]
+    return requests
 
 
 def check_reply(endpoint: Endpoint, user_id: int, reply: harness.Reply) -> None:
@@ -273,6 +293,8 @@ class Measurement:
     cpu_us_per_req: float
     services_us_per_req: float | None
     lookups: int  # cache lookups during the run (the session endpoint makes two per request)
+    batches: int | None  # group commit: transactions of session writes during the run (None: absent)
+    batched_writes: int | None
     l1_hits: int
     l2_hits: int
     db_loads: int
@@ -296,11 +318,15 @@ class Config:
 
 
 def cache_counters(port: int) -> dict[str, int]:
-    cache = harness.get_json(port, "/ixp/metrics")["storage"]["cache"]
+    storage = harness.get_json(port, "/ixp/metrics")["storage"]
+    cache = storage["cache"]
+    group = storage.get("groupCommit")  # absent before group commit (comparisons with older code)
     return {
         "l1_hits": int(cache["l1"]["hits"]),
         "l1_misses": int(cache["l1"]["misses"]),
         "l2_hits": int(cache["l2"]["hits"]),
+        "batches": int(group["batches"]) if group else -1,
+        "batched_writes": int(group["writes"]) if group else -1,
     }
 
 
@@ -320,7 +346,8 @@ def measure(
     url = f"http://127.0.0.1:{port}"
     for user_id in (users[0], warm_users[0]):
         path, body = endpoint.request(user_id)
-        check_reply(endpoint, user_id, harness.call(port, endpoint.method, path, (body or "").encode()))
+        method = "POST" if endpoint.method == "MIXED" else endpoint.method  # checked as a process
+        check_reply(endpoint, user_id, harness.call(port, method, path, (body or "").encode()))
     warm = lua_for(endpoint, warm_users, work / f"warm-{endpoint.name}.lua")
     harness.check_load(harness.run_wrk(url, config.warmup, config.connections, warm), "warm-up")
     if scenario.name == "cold":
@@ -338,6 +365,7 @@ def measure(
     harness.check_load(result, f"{backend.name} {scenario.name} {endpoint.method} {endpoint.name}")
     delta = {key: after[key] - before[key] for key in after}
     lookups = delta["l1_hits"] + delta["l1_misses"]
+    grouped = before["batches"] >= 0
     return Measurement(
         backend=backend.name,
         scenario=scenario.name,
@@ -348,6 +376,8 @@ def measure(
         cpu_us_per_req=cpu.server_s * 1e6 / result.requests,
         services_us_per_req=cpu.services_s * 1e6 / result.requests if backend.services else None,
         lookups=lookups,
+        batches=delta["batches"] if grouped else None,
+        batched_writes=delta["batched_writes"] if grouped else None,
         l1_hits=delta["l1_hits"],
         l2_hits=delta["l2_hits"],
         db_loads=lookups - delta["l1_hits"] - delta["l2_hits"],
@@ -363,8 +393,10 @@ def measure(
 
 def lua_for(endpoint: Endpoint, users: Sequence[int], path: Path) -> Path:
     headers = (
-        {**harness.AUTH, "Content-Type": "application/json"} if endpoint.method == "POST" else harness.AUTH
+        {**harness.AUTH, "Content-Type": "application/json"} if endpoint.method != "GET" else harness.AUTH
     )
+    if endpoint.method == "MIXED":
+        return harness.write_cycle_lua(path, "GET", mixed_requests(users), headers, extra=MIXED_REQUEST)
     return harness.write_cycle_lua(path, endpoint.method, [endpoint.request(u) for u in users], headers)
 
 
@@ -431,7 +463,7 @@ def run(config: Config, work: Path) -> list[Measurement]:
 def table(rows: Sequence[Measurement]) -> str:
     header = (
         "backend", "scenario", "endpoint", "req/s", "p99 ms", "CPU us/req", "svc us/req", "L1 %",
-        "L2 %", "DB %", "other CPU",
+        "L2 %", "DB %", "writes/tx", "other CPU",
     )  # fmt: skip
     lines = [
         (
@@ -445,6 +477,7 @@ def table(rows: Sequence[Measurement]) -> str:
             harness.percent(m.l1_hits, m.lookups),
             harness.percent(m.l2_hits, m.lookups) if m.redis else "-",
             harness.percent(m.db_loads, m.lookups),
+            f"{m.batched_writes / m.batches:.1f}" if m.batches and m.batched_writes is not None else "-",
             harness.percent(m.other_cpu_s, m.seconds),
         )
         for m in rows

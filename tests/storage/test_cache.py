@@ -296,3 +296,20 @@ async def test_a_written_value_overtakes_a_load_in_flight() -> None:
     assert await reader == "read before the write"  # it overlapped the write
     assert cache.l1.get("session:3") == "committed"  # but did not replace the committed value
     await cache.close()
+
+
+async def test_a_write_before_a_load_first_runs_fails_no_reader() -> None:
+    """The load task is created, then a write lands before it first runs (it was a KeyError)."""
+    cache = TwoLevelCache(None)
+    await cache.open()
+
+    async def load() -> str:
+        return "read before the write"
+
+    reader = asyncio.create_task(cache.get_or_load("session:4", load, ttl=10))
+    await asyncio.sleep(0)  # the reader has created the load task, which has not run yet
+    cache.written({"session:4": "committed"}, ttl=10, mark=cache.mark())
+    assert await reader == "read before the write"
+    assert cache.l1.get("session:4") == "committed"
+    assert cache._inflight == {}
+    await cache.close()

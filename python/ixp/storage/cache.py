@@ -51,8 +51,8 @@ class _Flight:
 
     __slots__ = ("stale", "task")
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
+    def __init__(self) -> None:
+        self.task: asyncio.Task[Any] | None = None
         self.stale = False
 
 
@@ -227,19 +227,23 @@ class TwoLevelCache:
             return value
         flight = self._inflight.get(key)
         if flight is None:
-            flight = _Flight(asyncio.get_running_loop().create_task(self._load(key, load, ttl)))
-            self._inflight[key] = flight
+            # The flight is handed to its task: an invalidation may take it out of `_inflight`
+            # before the task first runs.
+            flight = self._inflight[key] = _Flight()
+            flight.task = asyncio.get_running_loop().create_task(self._load(key, load, ttl, flight))
             self.single_flight["loads"] += 1
         else:
             self.single_flight["joined"] += 1
+        assert flight.task is not None
         result: T | None = await asyncio.shield(flight.task)
         return result
 
-    async def _load(self, key: str, load: Callable[[], Awaitable[T | None]], ttl: float) -> T | None:
-        flight = self._inflight.get(key)
+    async def _load(
+        self, key: str, load: Callable[[], Awaitable[T | None]], ttl: float, flight: _Flight
+    ) -> T | None:
         try:
             value = await load()
-            if value is not None and flight is not None and not flight.stale:
+            if value is not None and not flight.stale:
                 await self.set(key, value, ttl)
             return value
         finally:
