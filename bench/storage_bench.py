@@ -315,6 +315,7 @@ class Config:
     users: int
     backends: tuple[str, ...]
     quiet_wait: float
+    endpoints: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 
 
 def cache_counters(port: int) -> dict[str, int]:
@@ -439,7 +440,7 @@ def bench_backend(backend: Backend, config: Config, work: Path) -> list[Measurem
                 )
             hot, pool = ids[:HOT_USERS], ids[HOT_USERS:]
             users = hot if scenario.name == "l1-hit" else pool
-            for endpoint in ENDPOINTS:
+            for endpoint in (e for e in ENDPOINTS if e.name in config.endpoints):
                 print(f"  {scenario.name} {endpoint.name} ...", file=sys.stderr, flush=True)
                 rows.append(measure(process.pid, port, backend, scenario, endpoint, users, hot, config, work))
     return rows
@@ -506,6 +507,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
         help="comma-separated: sqlite, postgres (PostgreSQL + Redis); default both",
     )  # fmt: skip
     parser.add_argument(
+        "--endpoints", default=",".join(e.name for e in ENDPOINTS),
+        help="comma-separated: session, process, mixed (70 %% process, 30 %% session reads); default all",
+    )  # fmt: skip
+    parser.add_argument(
         "--quiet-wait", type=float, default=0.0, metavar="S",
         help="before each measured run, wait up to S s for other processes to go below 20%% of a core",
     )  # fmt: skip
@@ -517,8 +522,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("--backends takes sqlite and/or postgres")
     if duration < 1 or args.connections < 1 or users < 2 * HOT_USERS:
         parser.error(f"--duration must be >= 1 s, --connections >= 1, --users >= {2 * HOT_USERS}")
+    endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
+    if not endpoints or not set(endpoints) <= {e.name for e in ENDPOINTS}:
+        parser.error("--endpoints takes session, process and/or mixed")
     warmup = 1.0 if args.quick else 2.0
-    return Config(duration, warmup, args.connections, users, backends, max(0.0, args.quiet_wait))
+    return Config(duration, warmup, args.connections, users, backends, max(0.0, args.quiet_wait), endpoints)
 
 
 def main(argv: list[str] | None = None) -> int:

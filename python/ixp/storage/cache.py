@@ -32,6 +32,8 @@ from redis.exceptions import RedisError
 
 from ixp import LruCache
 from ixp.base.tasks import cancel_and_wait
+from ixp.storage import invalidations
+from ixp.storage.invalidations import InvalidationLog
 
 logger = logging.getLogger("ixp.storage.cache")
 
@@ -41,9 +43,7 @@ Status = Literal["ok", "degraded", "disabled"]
 _MISS = object()
 _REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _MAX_PENDING_INVALIDATIONS = 10_000
-_MAX_TRACKED_INVALIDATIONS = 10_000
 _encode = msgspec.json.Encoder().encode
-_message = msgspec.json.Decoder(tuple[str, str | None])
 
 
 class _Flight:
@@ -90,10 +90,7 @@ class TwoLevelCache:
         self._pending: set[str] = set()  # invalidations Redis has not seen yet
         self._pending_clear_all = False
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
-        # For `written`: key -> number of its last invalidation; a key not listed: `_floor` at most.
-        self._invalidation_seq = 0
-        self._invalidated_at: dict[str, int] = {}
-        self._floor = 0
+        self._invalidations = InvalidationLog()  # for `written`
         self.l2_hits = self.l2_misses = self.l2_errors = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -253,13 +250,13 @@ class TwoLevelCache:
     async def invalidate(self, key: str) -> None:
         """Drop `key` from L1 and L2 here, and from every other instance's L1."""
         self.l1.delete(key)
-        self._invalidated(key)
+        self._invalidations.note(key)
         self._drop_flight(key)
         await self.publish([key])
 
     def mark(self) -> int:
         """A mark for `written`, taken before the write's transaction starts."""
-        return self._invalidation_seq
+        return self._invalidations.seq
 
     def written(self, values: Mapping[str, Any], ttl: float, mark: int) -> None:
         """After a committed write, before it is acknowledged: each key's new value (None: unknown)
@@ -268,7 +265,7 @@ class TwoLevelCache:
         l1_ttl = min(ttl, self.l1_max_ttl)
         for key, value in values.items():
             self._drop_flight(key)
-            if value is None or self._invalidated_at.get(key, self._floor) > mark:
+            if value is None or self._invalidations.since(key, mark):
                 self.l1.delete(key)
             else:
                 self.l1.set(key, value, ttl=l1_ttl)
@@ -295,15 +292,6 @@ class TwoLevelCache:
         if flight is not None:
             flight.stale = True  # its value may predate the write: callers after this load afresh
 
-    def _invalidated(self, key: str | None) -> None:
-        """Number an invalidation of `key` (None: of every key)."""
-        self._invalidation_seq += 1
-        if key is None or len(self._invalidated_at) >= _MAX_TRACKED_INVALIDATIONS:
-            self._invalidated_at.clear()
-            self._floor = self._invalidation_seq
-        if key is not None:
-            self._invalidated_at[key] = self._invalidation_seq
-
     # -- Redis state ------------------------------------------------------------------------------
 
     def _decoder(self, as_type: Any) -> msgspec.json.Decoder[Any]:
@@ -316,8 +304,8 @@ class TwoLevelCache:
         async with client.pipeline(transaction=False) as pipe:
             if keys:
                 pipe.delete(*[self.prefix + key for key in keys])
-            for key in keys:
-                pipe.publish(self.channel, _encode((self.instance_id, key)))
+            for message in invalidations.messages(self.instance_id, keys):
+                pipe.publish(self.channel, message)  # a batch's keys: one message
             await pipe.execute()
 
     def _remember_invalidation(self, key: str) -> None:
@@ -345,13 +333,13 @@ class TwoLevelCache:
         """Redis answers again: replay the invalidations it missed, then use it."""
         if resubscribed:
             self.l1.clear()  # invalidations published while we were away never reached us
-            self._invalidated(None)
+            self._invalidations.note(None)
         while self._pending or self._pending_clear_all:  # more may arrive while we publish
             keys, self._pending = sorted(self._pending), set()
             clear_all, self._pending_clear_all = self._pending_clear_all, False
             try:
                 if clear_all:
-                    await client.publish(self.channel, _encode((self.instance_id, None)))
+                    await client.publish(self.channel, invalidations.clear_all(self.instance_id))
                 if keys:
                     await self._publish_invalidations(client, keys)
             except BaseException:
@@ -364,17 +352,16 @@ class TwoLevelCache:
                 logger.info("cache %s: Redis at %s reachable again", self.instance_id[:8], self.redis_url)
 
     def _on_message(self, data: bytes) -> None:
-        try:
-            sender, key = _message.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        message = invalidations.parse(data)
+        if message is None or message[0] == self.instance_id:  # not ours, or our own
             return
-        if sender == self.instance_id:
-            return
-        if key is None:
+        keys = message[1]
+        if keys is None:
             self.l1.clear()
-        else:
+            self._invalidations.note(None)
+        for key in keys or ():
             self.l1.delete(key)
-        self._invalidated(key)
+            self._invalidations.note(key)
 
     async def _subscribe_forever(self) -> None:
         """Keep one subscription to `channel` alive; drive the ok/degraded status."""
