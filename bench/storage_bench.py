@@ -2,15 +2,17 @@
 PostgreSQL + Redis, with hot users (served from the per-worker L1 cache) and cold ones.
 
     python bench/storage_bench.py [--duration S] [--quick] [--users N] [--backends sqlite,postgres]
+                                  [--endpoints session,process,mixed]
 
 PostgreSQL and Redis come from IXP_TEST_DATABASE_URL and IXP_TEST_REDIS_URL (start them with
 `bash .ci/services.sh start && source /tmp/ixp-services/env`); the benchmark creates a database of
 its own on that server (dropped at the end) and uses its own Redis database number. For each
 backend: seed N users and one session each through the API, then measure with wrk
-`GET /api/users/{id}/session` and `POST /api/intents/process` with a `userId`, first over a few hot
-users (default cache), then over all the others with a tiny L1 and emptied caches. The share of
-cache lookups answered by L1, by L2 (Redis) and by the database comes from the deltas of
-`/ixp/metrics` → `storage.cache`. See bench/README.md.
+`GET /api/users/{id}/session`, `POST /api/intents/process` with a `userId` and the two mixed as in
+the performance guide (70 % / 30 %), first over a few hot users (default cache), then over all the
+others with a tiny L1 and emptied caches. The share of cache lookups answered by L1, by L2 (Redis)
+and by the database, and the session writes per transaction, come from the deltas of
+`/ixp/metrics` → `storage.cache` and `storage.groupCommit`. See bench/README.md.
 """
 
 from __future__ import annotations
