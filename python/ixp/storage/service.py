@@ -19,7 +19,15 @@ from typing import Any, NamedTuple
 from ixp.base.errors import ConfigError
 from ixp.base.settings import Settings
 from ixp.base.tasks import cancel_and_wait
-from ixp.storage.base import IntentLog, Session, SessionWrite, StorageUnavailable, User, utc_now
+from ixp.storage.base import (
+    IntentLog,
+    Session,
+    SessionWrite,
+    StorageUnavailable,
+    UnknownUser,
+    User,
+    utc_now,
+)
 from ixp.storage.batching import GroupCommit
 from ixp.storage.cache import TwoLevelCache
 from ixp.storage.factory import open_store
@@ -177,17 +185,19 @@ class StorageService:
     ) -> Awaitable[None] | None:
         """After the commit, before anyone is answered: the committed sessions go into L1 (so no
         read here after an acknowledged write sees an older one); a user whose write failed is
-        dropped (a commit whose answer was lost may have happened); the log rows of the committed
-        writes are queued. The returned publication (Redis: L2 and the other workers) is awaited
-        before the batch's requests are answered."""
+        dropped (a commit whose answer was lost may have happened; an unknown user has nothing
+        cached); the log rows of the committed writes are queued. The returned publication
+        (Redis: L2 and the other workers) is awaited before the batch's requests are answered."""
         mark, self._batch_mark = self._batch_mark or 0, None
         values: dict[str, Session | None] = {}
         for recorded, outcome in zip(batch, outcomes, strict=True):
             key = f"session:{recorded.write.user_id}"
-            values[key] = outcome if isinstance(outcome, Session) else None
             if isinstance(outcome, Session):
+                values[key] = outcome
                 for row in recorded.logs:
                     self.writer.log(row)
+            elif key in values or not isinstance(outcome, UnknownUser):  # no user: nothing cached
+                values[key] = None
         self.cache.written(values, SESSION_TTL, mark)
         if self.settings.redis_url is None:
             return None
