@@ -2,15 +2,17 @@
 PostgreSQL + Redis, with hot users (served from the per-worker L1 cache) and cold ones.
 
     python bench/storage_bench.py [--duration S] [--quick] [--users N] [--backends sqlite,postgres]
+                                  [--endpoints session,process,mixed]
 
 PostgreSQL and Redis come from IXP_TEST_DATABASE_URL and IXP_TEST_REDIS_URL (start them with
 `bash .ci/services.sh start && source /tmp/ixp-services/env`); the benchmark creates a database of
 its own on that server (dropped at the end) and uses its own Redis database number. For each
 backend: seed N users and one session each through the API, then measure with wrk
-`GET /api/users/{id}/session` and `POST /api/intents/process` with a `userId`, first over a few hot
-users (default cache), then over all the others with a tiny L1 and emptied caches. The share of
-cache lookups answered by L1, by L2 (Redis) and by the database comes from the deltas of
-`/ixp/metrics` → `storage.cache`. See bench/README.md.
+`GET /api/users/{id}/session`, `POST /api/intents/process` with a `userId` and the two mixed as in
+the performance guide (70 % / 30 %), first over a few hot users (default cache), then over all the
+others with a tiny L1 and emptied caches. The share of cache lookups answered by L1, by L2 (Redis)
+and by the database, and the session writes per transaction, come from the deltas of
+`/ixp/metrics` → `storage.cache` and `storage.groupCommit`. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -223,7 +225,7 @@ def process_body(user_id: int) -> bytes:
 @dataclass(frozen=True)
 class Endpoint:
     name: str
-    method: str
+    method: str  # GET, POST, or MIXED: the guide's scenario (MIXED_PROCESS in 10 process, the rest reads)
 
     def request(self, user_id: int) -> tuple[str, str | None]:
         if self.method == "GET":
@@ -231,7 +233,27 @@ class Endpoint:
         return "/api/intents/process", process_body(user_id).decode()
 
 
-ENDPOINTS = (Endpoint("session", "GET"), Endpoint("process", "POST"))
+ENDPOINTS = (Endpoint("session", "GET"), Endpoint("process", "POST"), Endpoint("mixed", "MIXED"))
+MIXED_PROCESS = 7  # of every 10 requests: the performance guide's 70 % processing, 30 % session reads
+# Lua: a GET for an entry without a body, a POST otherwise (replaces write_cycle_lua's `request`).
+MIXED_REQUEST = (
+    "request = function()\n"
+    "  index = index % count + 1\n"
+    "  local item = requests[index]\n"
+    '  return wrk.format(item[2] and "POST" or "GET", item[1], nil, item[2])\n'
+    "end\n"
+)
+
+
+def mixed_requests(users: Sequence[int]) -> list[tuple[str, str | None]]:
+    """Blocks of ten: seven users' messages processed, then three of those users' sessions read
+    (the reads follow their own writes, as a front end's would)."""
+    requests: list[tuple[str, str | None]] = []
+    for start in range(0, len(users), MIXED_PROCESS):
+        block = [users[(start + i) % len(users)] for i in range(MIXED_PROCESS)]
+        requests += [ENDPOINTS[1].request(u) for u in block]
+        requests += [ENDPOINTS[0].request(u) for u in block[: 10 - MIXED_PROCESS]]
+    return requests
 
 
 def check_reply(endpoint: Endpoint, user_id: int, reply: harness.Reply) -> None:
@@ -273,6 +295,8 @@ class Measurement:
     cpu_us_per_req: float
     services_us_per_req: float | None
     lookups: int  # cache lookups during the run (the session endpoint makes two per request)
+    batches: int | None  # group commit: transactions of session writes during the run (None: absent)
+    batched_writes: int | None
     l1_hits: int
     l2_hits: int
     db_loads: int
@@ -293,14 +317,19 @@ class Config:
     users: int
     backends: tuple[str, ...]
     quiet_wait: float
+    endpoints: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 
 
 def cache_counters(port: int) -> dict[str, int]:
-    cache = harness.get_json(port, "/ixp/metrics")["storage"]["cache"]
+    storage = harness.get_json(port, "/ixp/metrics")["storage"]
+    cache = storage["cache"]
+    group = storage.get("groupCommit")  # absent before group commit (comparisons with older code)
     return {
         "l1_hits": int(cache["l1"]["hits"]),
         "l1_misses": int(cache["l1"]["misses"]),
         "l2_hits": int(cache["l2"]["hits"]),
+        "batches": int(group["batches"]) if group else -1,
+        "batched_writes": int(group["writes"]) if group else -1,
     }
 
 
@@ -320,7 +349,8 @@ def measure(
     url = f"http://127.0.0.1:{port}"
     for user_id in (users[0], warm_users[0]):
         path, body = endpoint.request(user_id)
-        check_reply(endpoint, user_id, harness.call(port, endpoint.method, path, (body or "").encode()))
+        method = "POST" if endpoint.method == "MIXED" else endpoint.method  # checked as a process
+        check_reply(endpoint, user_id, harness.call(port, method, path, (body or "").encode()))
     warm = lua_for(endpoint, warm_users, work / f"warm-{endpoint.name}.lua")
     harness.check_load(harness.run_wrk(url, config.warmup, config.connections, warm), "warm-up")
     if scenario.name == "cold":
@@ -338,6 +368,7 @@ def measure(
     harness.check_load(result, f"{backend.name} {scenario.name} {endpoint.method} {endpoint.name}")
     delta = {key: after[key] - before[key] for key in after}
     lookups = delta["l1_hits"] + delta["l1_misses"]
+    grouped = before["batches"] >= 0
     return Measurement(
         backend=backend.name,
         scenario=scenario.name,
@@ -348,6 +379,8 @@ def measure(
         cpu_us_per_req=cpu.server_s * 1e6 / result.requests,
         services_us_per_req=cpu.services_s * 1e6 / result.requests if backend.services else None,
         lookups=lookups,
+        batches=delta["batches"] if grouped else None,
+        batched_writes=delta["batched_writes"] if grouped else None,
         l1_hits=delta["l1_hits"],
         l2_hits=delta["l2_hits"],
         db_loads=lookups - delta["l1_hits"] - delta["l2_hits"],
@@ -363,8 +396,10 @@ def measure(
 
 def lua_for(endpoint: Endpoint, users: Sequence[int], path: Path) -> Path:
     headers = (
-        {**harness.AUTH, "Content-Type": "application/json"} if endpoint.method == "POST" else harness.AUTH
+        {**harness.AUTH, "Content-Type": "application/json"} if endpoint.method != "GET" else harness.AUTH
     )
+    if endpoint.method == "MIXED":
+        return harness.write_cycle_lua(path, "GET", mixed_requests(users), headers, extra=MIXED_REQUEST)
     return harness.write_cycle_lua(path, endpoint.method, [endpoint.request(u) for u in users], headers)
 
 
@@ -407,7 +442,7 @@ def bench_backend(backend: Backend, config: Config, work: Path) -> list[Measurem
                 )
             hot, pool = ids[:HOT_USERS], ids[HOT_USERS:]
             users = hot if scenario.name == "l1-hit" else pool
-            for endpoint in ENDPOINTS:
+            for endpoint in (e for e in ENDPOINTS if e.name in config.endpoints):
                 print(f"  {scenario.name} {endpoint.name} ...", file=sys.stderr, flush=True)
                 rows.append(measure(process.pid, port, backend, scenario, endpoint, users, hot, config, work))
     return rows
@@ -431,7 +466,7 @@ def run(config: Config, work: Path) -> list[Measurement]:
 def table(rows: Sequence[Measurement]) -> str:
     header = (
         "backend", "scenario", "endpoint", "req/s", "p99 ms", "CPU us/req", "svc us/req", "L1 %",
-        "L2 %", "DB %", "other CPU",
+        "L2 %", "DB %", "writes/tx", "other CPU",
     )  # fmt: skip
     lines = [
         (
@@ -445,6 +480,7 @@ def table(rows: Sequence[Measurement]) -> str:
             harness.percent(m.l1_hits, m.lookups),
             harness.percent(m.l2_hits, m.lookups) if m.redis else "-",
             harness.percent(m.db_loads, m.lookups),
+            f"{m.batched_writes / m.batches:.1f}" if m.batches and m.batched_writes is not None else "-",
             harness.percent(m.other_cpu_s, m.seconds),
         )
         for m in rows
@@ -473,6 +509,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
         help="comma-separated: sqlite, postgres (PostgreSQL + Redis); default both",
     )  # fmt: skip
     parser.add_argument(
+        "--endpoints", default=",".join(e.name for e in ENDPOINTS),
+        help="comma-separated: session, process, mixed (70 %% process, 30 %% session reads); default all",
+    )  # fmt: skip
+    parser.add_argument(
         "--quiet-wait", type=float, default=0.0, metavar="S",
         help="before each measured run, wait up to S s for other processes to go below 20%% of a core",
     )  # fmt: skip
@@ -484,8 +524,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("--backends takes sqlite and/or postgres")
     if duration < 1 or args.connections < 1 or users < 2 * HOT_USERS:
         parser.error(f"--duration must be >= 1 s, --connections >= 1, --users >= {2 * HOT_USERS}")
+    endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
+    if not endpoints or not set(endpoints) <= {e.name for e in ENDPOINTS}:
+        parser.error("--endpoints takes session, process and/or mixed")
     warmup = 1.0 if args.quick else 2.0
-    return Config(duration, warmup, args.connections, users, backends, max(0.0, args.quiet_wait))
+    return Config(duration, warmup, args.connections, users, backends, max(0.0, args.quiet_wait), endpoints)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,6 +70,8 @@ def test_every_bad_value_is_reported_with_its_variable() -> None:
         ("IXP_MEMORY_LIMIT_MB", "0", "IXP_MEMORY_LIMIT_MB: expected an integer from 1"),
         ("IXP_LOG_RETENTION_DAYS", "-3", "IXP_LOG_RETENTION_DAYS: expected an integer from 0"),
         ("IXP_METRICS_PUBLIC", "perhaps", "IXP_METRICS_PUBLIC: expected true/false"),
+        ("IXP_STORAGE_BATCH_MAX", "0", "IXP_STORAGE_BATCH_MAX: expected an integer from 1 to 100000"),
+        ("IXP_STORAGE_BATCH_MAX", "many", "IXP_STORAGE_BATCH_MAX: expected an integer from 1 to 100000"),
         ("IXP_RATE_LIMIT_PER_KEY", "lots", None),  # checked when the app is built (below)
         ("IXP_DRAIN_SECONDS", "-1", "IXP_DRAIN_SECONDS: expected a number of seconds from 0 to 3600"),
         ("IXP_DRAIN_SECONDS", "inf", "IXP_DRAIN_SECONDS: expected a number of seconds from 0 to 3600"),

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
+from ixp.app import IXPApp
 from ixp.storage import PostgresStore, SqliteStore, Store
-from tests._support import Services, service_env
+from tests._support import Services, asgi_client, service_env, service_settings
 
 
 @pytest.fixture
@@ -112,3 +114,17 @@ async def store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
     finally:
         await pg_store.close()
         await _admin(pg_url, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+async def served(
+    request: pytest.FixtureRequest, make_app: Callable[..., IXPApp]
+) -> AsyncIterator[tuple[IXPApp, httpx.AsyncClient]]:
+    """A started app and its in-process client: on SQLite, or on PostgreSQL + Redis."""
+    app = make_app(**(service_settings() if request.param == "postgres" else {}))
+    await app.startup()
+    try:
+        async with asgi_client(app) as client:
+            yield app, client
+    finally:
+        await app.shutdown()

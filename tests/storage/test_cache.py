@@ -268,3 +268,68 @@ async def test_an_invalidation_before_the_load_task_runs_fails_no_reader() -> No
     assert await reader == "value"  # the read overlapped the write: its value, not an error
     assert cache._inflight == {} and await cache.get("session:1") is None  # and not cached
     await cache.close()
+
+
+@pytest.mark.services
+async def test_written_values_go_to_l1_and_leave_l2_and_other_workers(make_cache: CacheFactory) -> None:
+    """A committed write: its value served from this worker's L1 at once, no older value left in
+    Redis or in another worker's L1, in one publication for the batch's keys."""
+    here, there = await make_cache(), await make_cache()
+    await here.set_many({"session:1": "old 1", "session:2": "old 2"}, ttl=60)
+    assert await there.get("session:1") == "old 1" and await there.get("session:2") == "old 2"
+    mark = here.mark()
+    here.written({"session:1": "new 1", "session:2": None}, ttl=60, mark=mark)
+    assert here.l1.get("session:1") == "new 1"  # write-through: no database read needed here
+    assert "session:2" not in here.l1  # None: the outcome is not known, dropped
+    await here.publish(["session:1", "session:2"])
+    await eventually(lambda: "session:1" not in there.l1 and "session:2" not in there.l1)
+    assert await there.get("session:1") is None  # and gone from L2: the next read loads it
+
+
+@pytest.mark.services
+async def test_a_value_invalidated_elsewhere_during_the_write_is_not_cached(make_cache: CacheFactory) -> None:
+    """Another worker's write of the same key, seen after our transaction started, may be newer
+    than ours: ours must not go into L1 (it would hide theirs)."""
+    here, there = await make_cache(), await make_cache()
+    await here.set("session:7", "before", ttl=60)
+    mark = here.mark()  # our transaction starts
+    await there.invalidate("session:7")  # their write commits and is published meanwhile
+    await eventually(lambda: "session:7" not in here.l1)
+    here.written({"session:7": "ours", "session:8": "ours too"}, ttl=60, mark=mark)
+    assert "session:7" not in here.l1  # the next read loads whichever is newer from the database
+    assert here.l1.get("session:8") == "ours too"  # keys nobody else touched are written through
+
+
+async def test_a_written_value_overtakes_a_load_in_flight() -> None:
+    cache = TwoLevelCache(None)
+    await cache.open()
+    release = asyncio.Event()
+
+    async def load() -> str:
+        await release.wait()
+        return "read before the write"
+
+    reader = asyncio.create_task(cache.get_or_load("session:3", load, ttl=10))
+    await asyncio.sleep(0.01)
+    cache.written({"session:3": "committed"}, ttl=10, mark=cache.mark())
+    release.set()
+    assert await reader == "read before the write"  # it overlapped the write
+    assert cache.l1.get("session:3") == "committed"  # but did not replace the committed value
+    await cache.close()
+
+
+async def test_a_write_before_a_load_first_runs_fails_no_reader() -> None:
+    """The load task is created, then a write lands before it first runs (it was a KeyError)."""
+    cache = TwoLevelCache(None)
+    await cache.open()
+
+    async def load() -> str:
+        return "read before the write"
+
+    reader = asyncio.create_task(cache.get_or_load("session:4", load, ttl=10))
+    await asyncio.sleep(0)  # the reader has created the load task, which has not run yet
+    cache.written({"session:4": "committed"}, ttl=10, mark=cache.mark())
+    assert await reader == "read before the write"
+    assert cache.l1.get("session:4") == "committed"
+    assert cache._inflight == {}
+    await cache.close()

@@ -22,7 +22,7 @@ from ixp.storage import (
     UnknownUser,
     User,
 )
-from ixp.storage.base import CONTEXT_LIMIT
+from ixp.storage.base import CONTEXT_LIMIT, SessionWrite
 
 
 async def test_create_and_get_user(store: Store) -> None:
@@ -128,6 +128,60 @@ async def test_concurrent_intents_share_one_session(store: Store) -> None:
 async def test_record_intent_for_unknown_user(store: Store) -> None:
     with pytest.raises(UnknownUser):
         await store.record_intent(424242, "x", {})
+
+
+def intents(session: Session | UnknownUser) -> list[str]:
+    assert isinstance(session, Session), session
+    return [entry["intent"] for entry in session.context]
+
+
+async def test_record_intents_applies_a_batch_in_arrival_order(store: Store) -> None:
+    a = await store.create_user("batch-a@example.com", "A")
+    b = await store.create_user("batch-b@example.com", "B")
+    await store.record_intent(a.id, "a0", {})
+    at = datetime.now(timezone.utc)
+    results = await store.record_intents(
+        [
+            SessionWrite(a.id, [("a1", {"n": 1})], at),
+            SessionWrite(b.id, [("b1", {})], at),
+            SessionWrite(424242, [("lost", {})], at),  # no such user: this write alone fails
+            SessionWrite(a.id, [("a2", {}), ("a3", {"n": 3})], at + timedelta(milliseconds=1)),
+        ]
+    )
+    assert isinstance(results[2], UnknownUser) and results[2].status == 404
+    # Each write's result is the session right after it: later writes of the user come after it.
+    assert intents(results[0]) == ["a0", "a1"]
+    assert intents(results[3]) == ["a0", "a1", "a2", "a3"]
+    assert results[3].context[-1]["parameters"] == {"n": 3}  # type: ignore[union-attr]
+    assert results[0].id == results[3].id  # type: ignore[union-attr]
+    assert await store.current_session(a.id) == results[3]
+    assert await store.current_session(b.id) == results[1]
+    assert await store.record_intents([]) == []
+
+
+async def test_a_batch_replaces_idle_sessions_and_starts_new_ones(store: Store) -> None:
+    user = await store.create_user("batch-idle@example.com", "I")
+    newcomer = await store.create_user("batch-new@example.com", "N")
+    old = await store.record_intent(user.id, "old", {})
+    t = old.last_seen_at
+    results = await store.record_intents(
+        [
+            SessionWrite(user.id, [("x", {})], t + timedelta(seconds=1)),  # not idle: appended
+            SessionWrite(newcomer.id, [("n1", {})], t + timedelta(seconds=1)),  # first session
+            SessionWrite(user.id, [("y", {})], t + timedelta(seconds=5)),  # idle > 2 s: new session
+            SessionWrite(user.id, [("z", {})], t + timedelta(seconds=6)),
+            SessionWrite(newcomer.id, [("n2", {})], t + timedelta(seconds=9)),  # idle again
+        ],
+        session_idle_seconds=2,
+    )
+    assert [r.id for r in results[:1]] == [old.id]  # type: ignore[union-attr]
+    assert intents(results[0]) == ["old", "x"]
+    assert intents(results[2]) == ["y"] and intents(results[3]) == ["y", "z"]
+    assert results[2].id == results[3].id != old.id  # type: ignore[union-attr]
+    assert intents(results[1]) == ["n1"] and intents(results[4]) == ["n2"]
+    assert results[1].id != results[4].id  # type: ignore[union-attr]
+    assert await store.current_session(user.id) == results[3]
+    assert await store.current_session(newcomer.id) == results[4]
 
 
 async def test_recently_active_users(store: Store) -> None:

@@ -168,3 +168,22 @@ async def test_rows_logged_after_close_are_counted_as_dropped(store: Store) -> N
     await writer.close()
     writer.log(row(1))
     assert writer.stats()["dropped"] == 1 and writer.pending() == 0
+
+
+async def test_erase_drops_rows_queued_while_the_user_is_deleted(store: Store) -> None:
+    """A session write that committed just before the erasure queues its log row while the
+    deletion runs: that row must not be written after the user is gone."""
+    user = await store.create_user("erased@example.com", "E")
+    other = await store.create_user("kept@example.com", "K")
+    writer = IntentLogWriter(store, batch_size=500, flush_interval=60)
+    writer.log(row(1, user_id=user.id))
+
+    async def delete() -> bool:
+        writer.log(row(2, user_id=user.id))  # settled during the deletion
+        writer.log(row(3, user_id=other.id))
+        return await store.delete_user(user.id)
+
+    assert await writer.erase(user.id, delete) is True
+    await writer.close()
+    assert await store.recent_intent_logs(user.id, 10) == []
+    assert [r.intent for r in await store.recent_intent_logs(other.id, 10)] == ["weather"]

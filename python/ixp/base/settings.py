@@ -110,6 +110,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_idle_seconds: int = 1800  # a gap longer than this starts a new session
     log_flush_interval: float = 1.0  # intent logs: write-behind flush period (s)
     log_batch_size: int = 500  # intent logs: flush as soon as this many rows wait
+    storage_batch_max: int = 256  # session writes of concurrent requests committed per transaction
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -162,6 +163,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         take("warm_users", _int_between(0, 1_000_000))
         take("session_idle_seconds", _int_between(1, 10_000_000))
         take("log_batch_size", _int_between(1, 1_000_000))
+        take("storage_batch_max", _int_between(1, 100_000))
         take("log_retention_days", _int_between(0, 100_000))
         take("memory_limit_mb", _int_between(1, 1 << 30))
         take("memory_high_ratio", _ratio)

@@ -30,6 +30,15 @@ class Session(msgspec.Struct):
     context: list[dict[str, Any]]
 
 
+class SessionWrite(msgspec.Struct, frozen=True):
+    """One request's intents for a user's current session, all at time `at` (when it arrived).
+    `Store.record_intents` applies a sequence of them, in order, in one transaction."""
+
+    user_id: int
+    intents: list[tuple[str, dict[str, Any]]]  # (intent, parameters), oldest first
+    at: datetime
+
+
 class IntentLog(msgspec.Struct):
     user_id: int | None
     intent: str
@@ -105,6 +114,14 @@ class Store(Protocol):
         """Append the intent to the current session's context (a new session when there is none or
         it has been idle longer than `session_idle_seconds`), in one transaction. `UnknownUser` if
         the user does not exist."""
+
+    async def record_intents(
+        self, writes: Sequence[SessionWrite], session_idle_seconds: int = 1800
+    ) -> list[Session | UnknownUser]:
+        """Apply `writes` in order (as `record_intent` would, one after the other) in ONE
+        transaction: all of them or none. Per write, the user's session right after it, or
+        `UnknownUser` (that write is skipped, the others are applied). Any other failure raises and
+        leaves nothing written."""
 
     async def write_intent_logs(self, rows: Sequence[IntentLog]) -> None:
         """Insert a batch of log rows."""

@@ -4,6 +4,8 @@
 - `set`: both levels; L1 keeps the entry for `min(ttl, l1_max_ttl)` seconds.
 - `invalidate`: deletes from L1 and L2 and publishes the key on `channel`; every instance subscribes
   and drops the key from its own L1 (ignoring its own messages, by a per-instance id).
+- `written` + `publish`: after a committed write, the new values go into L1 (write-through), L2 is
+  deleted and the other instances told, in one round trip for a whole batch of keys.
 - Redis unreachable: operations quietly use L1 only, `status()` is "degraded", one warning per
   `warn_interval`. The subscriber task reconnects with backoff; once back, status is "ok", the L1
   is cleared (invalidations may have been missed) and invalidations made meanwhile are replayed.
@@ -19,7 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 import msgspec
@@ -30,6 +32,8 @@ from redis.exceptions import RedisError
 
 from ixp import LruCache
 from ixp.base.tasks import cancel_and_wait
+from ixp.storage import invalidations
+from ixp.storage.invalidations import InvalidationLog
 
 logger = logging.getLogger("ixp.storage.cache")
 
@@ -40,7 +44,6 @@ _MISS = object()
 _REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _MAX_PENDING_INVALIDATIONS = 10_000
 _encode = msgspec.json.Encoder().encode
-_message = msgspec.json.Decoder(tuple[str, str | None])
 
 
 class _Flight:
@@ -48,8 +51,8 @@ class _Flight:
 
     __slots__ = ("stale", "task")
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
+    def __init__(self) -> None:
+        self.task: asyncio.Task[Any] | None = None
         self.stale = False
 
 
@@ -87,6 +90,7 @@ class TwoLevelCache:
         self._pending: set[str] = set()  # invalidations Redis has not seen yet
         self._pending_clear_all = False
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+        self._invalidations = InvalidationLog()  # for `written`
         self.l2_hits = self.l2_misses = self.l2_errors = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -220,44 +224,75 @@ class TwoLevelCache:
             return value
         flight = self._inflight.get(key)
         if flight is None:
-            flight = _Flight(asyncio.get_running_loop().create_task(self._load(key, load, ttl)))
-            self._inflight[key] = flight
+            # The flight is handed to its task: an invalidation may take it out of `_inflight`
+            # before the task first runs.
+            flight = self._inflight[key] = _Flight()
+            flight.task = asyncio.get_running_loop().create_task(self._load(key, load, ttl, flight))
             self.single_flight["loads"] += 1
         else:
             self.single_flight["joined"] += 1
+        assert flight.task is not None
         result: T | None = await asyncio.shield(flight.task)
         return result
 
-    async def _load(self, key: str, load: Callable[[], Awaitable[T | None]], ttl: float) -> T | None:
-        flight = self._inflight.get(key)
+    async def _load(
+        self, key: str, load: Callable[[], Awaitable[T | None]], ttl: float, flight: _Flight
+    ) -> T | None:
         try:
             value = await load()
-            if value is not None and flight is not None and not flight.stale:
+            if value is not None and not flight.stale:
                 await self.set(key, value, ttl)
             return value
         finally:
-            # flight is None when an invalidation popped it before this task's first step: then
-            # the key is not ours to delete (it is absent, or a newer flight's).
-            if flight is not None and self._inflight.get(key) is flight:
+            # An invalidation may have taken this flight out already, and a newer one may hold the
+            # key now: only our own entry is ours to delete.
+            if self._inflight.get(key) is flight:
                 del self._inflight[key]
 
     async def invalidate(self, key: str) -> None:
         """Drop `key` from L1 and L2 here, and from every other instance's L1."""
         self.l1.delete(key)
+        self._invalidations.note(key)
+        self._drop_flight(key)
+        await self.publish([key])
+
+    def mark(self) -> int:
+        """A mark for `written`, taken before the write's transaction starts."""
+        return self._invalidations.seq
+
+    def written(self, values: Mapping[str, Any], ttl: float, mark: int) -> None:
+        """After a committed write, before it is acknowledged: each key's new value (None: unknown)
+        replaces its L1 entry, unless the key was invalidated since `mark` (another worker's write
+        may be newer: dropped then), and no load in flight caches an older one. Then `publish`."""
+        l1_ttl = min(ttl, self.l1_max_ttl)
+        for key, value in values.items():
+            self._drop_flight(key)
+            if value is None or self._invalidations.since(key, mark):
+                self.l1.delete(key)
+            else:
+                self.l1.set(key, value, ttl=l1_ttl)
+
+    async def publish(self, keys: Sequence[str]) -> None:
+        """Delete `keys` from L2 and from every other instance's L1 (one Redis round trip); while
+        Redis is unreachable, remembered and replayed when it is back."""
+        client = self._redis
+        if client is None or not keys:
+            return
+        if self._status != "ok":
+            for key in keys:
+                self._remember_invalidation(key)
+            return
+        try:
+            await self._publish_invalidations(client, list(keys))
+        except _REDIS_ERRORS as exc:
+            for key in keys:
+                self._remember_invalidation(key)
+            self._op_failed(exc)
+
+    def _drop_flight(self, key: str) -> None:
         flight = self._inflight.pop(key, None)
         if flight is not None:
             flight.stale = True  # its value may predate the write: callers after this load afresh
-        client = self._redis
-        if client is None:
-            return
-        if self._status != "ok":
-            self._remember_invalidation(key)
-            return
-        try:
-            await self._publish_invalidations(client, [key])
-        except _REDIS_ERRORS as exc:
-            self._remember_invalidation(key)
-            self._op_failed(exc)
 
     # -- Redis state ------------------------------------------------------------------------------
 
@@ -271,8 +306,8 @@ class TwoLevelCache:
         async with client.pipeline(transaction=False) as pipe:
             if keys:
                 pipe.delete(*[self.prefix + key for key in keys])
-            for key in keys:
-                pipe.publish(self.channel, _encode((self.instance_id, key)))
+            for message in invalidations.messages(self.instance_id, keys):
+                pipe.publish(self.channel, message)  # a batch's keys: one message
             await pipe.execute()
 
     def _remember_invalidation(self, key: str) -> None:
@@ -300,12 +335,13 @@ class TwoLevelCache:
         """Redis answers again: replay the invalidations it missed, then use it."""
         if resubscribed:
             self.l1.clear()  # invalidations published while we were away never reached us
+            self._invalidations.note(None)
         while self._pending or self._pending_clear_all:  # more may arrive while we publish
             keys, self._pending = sorted(self._pending), set()
             clear_all, self._pending_clear_all = self._pending_clear_all, False
             try:
                 if clear_all:
-                    await client.publish(self.channel, _encode((self.instance_id, None)))
+                    await client.publish(self.channel, invalidations.clear_all(self.instance_id))
                 if keys:
                     await self._publish_invalidations(client, keys)
             except BaseException:
@@ -318,16 +354,16 @@ class TwoLevelCache:
                 logger.info("cache %s: Redis at %s reachable again", self.instance_id[:8], self.redis_url)
 
     def _on_message(self, data: bytes) -> None:
-        try:
-            sender, key = _message.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        message = invalidations.parse(data)
+        if message is None or message[0] == self.instance_id:  # not ours, or our own
             return
-        if sender == self.instance_id:
-            return
-        if key is None:
+        keys = message[1]
+        if keys is None:
             self.l1.clear()
-        else:
+            self._invalidations.note(None)
+        for key in keys or ():
             self.l1.delete(key)
+            self._invalidations.note(key)
 
     async def _subscribe_forever(self) -> None:
         """Keep one subscription to `channel` alive; drive the ok/degraded status."""

@@ -134,13 +134,15 @@ class IntentLogWriter:
         }
 
     async def erase(self, user_id: int, delete: Callable[[], Awaitable[T]]) -> T:
-        """Drop the user's queued rows and run `delete` while no batch is being written, so no row
-        of the user can land after it."""
+        """Run `delete` while no batch is being written, then drop the user's queued rows, so no
+        row of the user can land after it: also not the rows of a session write that committed
+        just before the deletion and was queued while it ran."""
         async with self._flush_lock:
+            result = await delete()
             kept = [row for row in self._queue if row.user_id != user_id]
             self._queue.clear()
             self._queue.extend(kept)
-            return await delete()
+            return result
 
     # -- flushing ---------------------------------------------------------------------------------
 

@@ -19,7 +19,16 @@ import asyncpg  # type: ignore[import-untyped]
 import msgspec
 
 from ixp.storage import base, migrations
-from ixp.storage.base import DuplicateEmail, IntentLog, Session, StorageUnavailable, UnknownUser, User
+from ixp.storage.base import (
+    DuplicateEmail,
+    IntentLog,
+    Session,
+    SessionWrite,
+    StorageUnavailable,
+    UnknownUser,
+    User,
+)
+from ixp.storage.sessions import SessionPlan, record_one
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -47,18 +56,35 @@ JOIN users u ON u.id = s.user_id
 ORDER BY s.seen DESC, u.id DESC LIMIT $1"""
 _SESSION_COLS = "id, user_id, created_at, last_seen_at, context"
 # No "id DESC" tie-break (unlike SQLite, whose indexes end with the rowid): it would cost a sort
-# after the index scan. A user's sessions never share a created_at (record_intent locks the user);
+# after the index scan. A user's sessions never share a created_at (session writes lock the user);
 # log rows that do come back in reverse insertion order (index ties are in heap order).
 _SQL_CURRENT_SESSION = (
     f"SELECT {_SESSION_COLS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1"
 )
-# Serializes record_intent per user. A separate statement from the session read, so that the read
-# (a new snapshot under READ COMMITTED) sees a session another transaction created while we waited.
-_SQL_LOCK_USER = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
-_SQL_TOUCH_SESSION = "UPDATE sessions SET context = $2, last_seen_at = $3 WHERE id = $1"
-_SQL_INSERT_SESSION = (
-    "INSERT INTO sessions (user_id, created_at, last_seen_at, context) VALUES ($1, $2, $2, $3) RETURNING id"
-)
+# Serializes session writes per user (and tells which users exist). In id order, so that two
+# batches (of two workers) locking the same users never deadlock. A separate statement from the
+# session read, so that the read (a new snapshot under READ COMMITTED) sees what another transaction
+# wrote while we waited for the lock.
+_SQL_LOCK_USERS = "SELECT id FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE"
+_SQL_LOCK_USER_FOR_DELETE = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE"
+_SQL_CURRENT_SESSIONS = f"""
+SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.context
+FROM unnest($1::bigint[]) AS u(id)
+CROSS JOIN LATERAL (
+    SELECT {_SESSION_COLS} FROM sessions WHERE user_id = u.id ORDER BY created_at DESC LIMIT 1
+) s"""
+# Contexts travel as JSON text: asyncpg would take a list inside an array for another dimension
+# (the server parses jsonb from text in either format).
+_SQL_TOUCH_SESSIONS = """
+UPDATE sessions s SET context = v.context::jsonb, last_seen_at = v.seen
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS v(id, context, seen)
+WHERE s.id = v.id"""
+_SQL_INSERT_SESSIONS = """
+INSERT INTO sessions (user_id, created_at, last_seen_at, context)
+SELECT v.user_id, v.created_at, v.seen, v.context::jsonb
+FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::text[])
+    AS v(user_id, created_at, seen, context)
+RETURNING id, user_id, created_at"""
 _LOG_COLUMNS = ("user_id", "intent", "message", "parameters", "latency_us", "created_at")
 _SQL_RECENT_LOGS = (
     "SELECT user_id, intent, message, parameters, latency_us, created_at FROM intent_logs"
@@ -84,6 +110,13 @@ async def _init_connection(conn: Any) -> None:
         encoder=lambda value: b"\x01" + _encode(value),  # jsonb binary format: version byte 1
         decoder=lambda data: _decode(memoryview(data)[1:]),
     )
+
+
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release, without asyncpg's default reset query (`pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL`): one more round trip per query or transaction otherwise.
+    ixp leaves none of that on a connection (no session advisory locks, cursors, LISTEN or SET);
+    an open transaction is still rolled back by the pool before this is called."""
 
 
 class PostgresStore:
@@ -161,6 +194,7 @@ class PostgresStore:
                 command_timeout=self.command_timeout,
                 server_settings=settings,
                 init=_init_connection,
+                reset=_keep_session,
             )
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
@@ -250,21 +284,43 @@ class PostgresStore:
     async def record_intent(
         self, user_id: int, intent: str, parameters: dict[str, Any], session_idle_seconds: int = 1800
     ) -> Session:
-        now = base.utc_now()
+        return await record_one(self.record_intents, user_id, intent, parameters, session_idle_seconds)
+
+    async def record_intents(
+        self, writes: Sequence[SessionWrite], session_idle_seconds: int = 1800
+    ) -> list[Session | UnknownUser]:
+        """A fixed number of statements whatever the batch size: lock the users, read their
+        current sessions, one UPDATE and (when a session starts) one INSERT over arrays."""
+        if not writes:
+            return []
         idle = timedelta(seconds=session_idle_seconds)
+        users = sorted({w.user_id for w in writes})
         async with self._conn() as conn, conn.transaction():
-            if await conn.fetchval(_SQL_LOCK_USER, user_id) is None:
-                raise UnknownUser(user_id)
-            row = await conn.fetchrow(_SQL_CURRENT_SESSION, user_id)
-            if row is not None and now - row[3] <= idle:
-                context = base.append_context(row[4], intent, parameters, now)
-                await conn.execute(_SQL_TOUCH_SESSION, row[0], context, now)
-                return Session(
-                    id=row[0], user_id=user_id, created_at=row[2], last_seen_at=now, context=context
+            known = [row[0] for row in await conn.fetch(_SQL_LOCK_USERS, users)]
+            current = {}
+            if known:
+                current = {row[1]: _session(row) for row in await conn.fetch(_SQL_CURRENT_SESSIONS, known)}
+            plan = SessionPlan(writes, set(known), current, idle)
+            if plan.updates:
+                await conn.execute(
+                    _SQL_TOUCH_SESSIONS,
+                    [d.id for d in plan.updates],
+                    [_encode(d.context).decode() for d in plan.updates],
+                    [d.last_seen_at for d in plan.updates],
                 )
-            context = base.append_context([], intent, parameters, now)
-            session_id = await conn.fetchval(_SQL_INSERT_SESSION, user_id, now, context)
-        return Session(id=int(session_id), user_id=user_id, created_at=now, last_seen_at=now, context=context)
+            ids: list[int] = []
+            if plan.inserts:
+                rows = await conn.fetch(
+                    _SQL_INSERT_SESSIONS,
+                    [d.user_id for d in plan.inserts],
+                    [d.created_at for d in plan.inserts],
+                    [d.last_seen_at for d in plan.inserts],
+                    [_encode(d.context).decode() for d in plan.inserts],
+                )
+                # RETURNING has no promised order: a user's new sessions differ by created_at.
+                by_key = {(row[1], row[2]): int(row[0]) for row in rows}
+                ids = [by_key[(d.user_id, d.created_at)] for d in plan.inserts]
+        return plan.results(ids)
 
     # -- intent logs ------------------------------------------------------------------------------
 
@@ -294,6 +350,9 @@ class PostgresStore:
 
     async def delete_user(self, user_id: int) -> bool:
         async with self._conn() as conn, conn.transaction():
+            # The user's lock first, like session writes: deleting the sessions first could
+            # deadlock with a session write that holds the user and waits for a session row.
+            await conn.execute(_SQL_LOCK_USER_FOR_DELETE, user_id)
             await conn.execute("DELETE FROM intent_logs WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM sessions WHERE user_id = $1", user_id)
             return bool(await conn.fetchval("DELETE FROM users WHERE id = $1 RETURNING true", user_id))

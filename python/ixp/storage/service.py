@@ -12,13 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from ixp.base.errors import ConfigError
 from ixp.base.settings import Settings
 from ixp.base.tasks import cancel_and_wait
-from ixp.storage.base import IntentLog, Session, StorageUnavailable, User, utc_now
+from ixp.storage.base import (
+    IntentLog,
+    Session,
+    SessionWrite,
+    StorageUnavailable,
+    UnknownUser,
+    User,
+    utc_now,
+)
+from ixp.storage.batching import GroupCommit
 from ixp.storage.cache import TwoLevelCache
 from ixp.storage.factory import open_store
 from ixp.storage.logs import IntentLogWriter
@@ -28,6 +38,13 @@ PING_TIMEOUT = 2.0
 RETENTION_INTERVAL = 3600.0  # seconds between retention runs
 RETENTION_BATCH = 1000  # rows deleted per transaction
 SESSION_TTL = 60.0
+
+
+class _Recorded(NamedTuple):
+    """One request's session write, and the intent-log rows queued once it is committed."""
+
+    write: SessionWrite
+    logs: list[IntentLog]
 
 
 class StorageService:
@@ -50,6 +67,14 @@ class StorageService:
         self.writer = IntentLogWriter(
             self.store, batch_size=settings.log_batch_size, flush_interval=settings.log_flush_interval
         )
+        # Session writes are group-committed: one transaction per batch of concurrent requests.
+        self.sessions: GroupCommit[_Recorded, Session] = GroupCommit(
+            self._commit_sessions,
+            max_batch=settings.storage_batch_max,
+            settle=self._settle_sessions,
+            name="session writes",
+        )
+        self._batch_mark: int | None = None
         self._opened = False
         self._lock: asyncio.Lock | None = None
         self._retention: asyncio.Task[None] | None = None
@@ -87,6 +112,7 @@ class StorageService:
         await cancel_and_wait(task)
         if not self._opened:
             return
+        await self.sessions.close()  # commits and answers every waiting session write
         await self.writer.close()  # flushes every queued log row
         await self.cache.close()
         await self.store.close()
@@ -133,14 +159,49 @@ class StorageService:
     async def record(
         self, user_id: int, processed: list[tuple[str, str, dict[str, Any]]], latency_us: int
     ) -> None:
-        """Append processed intents to the user's session and queue their log rows."""
+        """Append processed intents to the user's session and queue their log rows, once the
+        session write is committed (with those of concurrent requests: `GroupCommit`)."""
         await self.ready()
-        keep_message = self.settings.log_messages
-        for intent, message, parameters in processed:
-            await self.store.record_intent(user_id, intent, parameters, self.settings.session_idle_seconds)
-            text = message if keep_message else ""  # IXP_LOG_MESSAGES=off: no raw message kept
-            self.writer.log(IntentLog(user_id, intent, text, parameters, latency_us, utc_now()))
-        await self.cache.invalidate(f"session:{user_id}")
+        if not processed:
+            return
+        now = utc_now()
+        keep_message = self.settings.log_messages  # IXP_LOG_MESSAGES=off: no raw message kept
+        write = SessionWrite(user_id, [(intent, parameters) for intent, _, parameters in processed], now)
+        logs = [
+            IntentLog(user_id, intent, message if keep_message else "", parameters, latency_us, now)
+            for intent, message, parameters in processed
+        ]
+        await self.sessions.submit(_Recorded(write, logs))
+
+    async def _commit_sessions(self, batch: Sequence[_Recorded]) -> list[Session | Exception]:
+        mark = self.cache.mark()  # before the transaction: see _settle_sessions
+        self._batch_mark = mark if self._batch_mark is None else min(self._batch_mark, mark)
+        return list(
+            await self.store.record_intents([r.write for r in batch], self.settings.session_idle_seconds)
+        )
+
+    def _settle_sessions(
+        self, batch: Sequence[_Recorded], outcomes: Sequence[Session | Exception]
+    ) -> Awaitable[None] | None:
+        """After the commit, before anyone is answered: the committed sessions go into L1 (so no
+        read here after an acknowledged write sees an older one); a user whose write failed is
+        dropped (a commit whose answer was lost may have happened; an unknown user has nothing
+        cached); the log rows of the committed writes are queued. The returned publication
+        (Redis: L2 and the other workers) is awaited before the batch's requests are answered."""
+        mark, self._batch_mark = self._batch_mark or 0, None
+        values: dict[str, Session | None] = {}
+        for recorded, outcome in zip(batch, outcomes, strict=True):
+            key = f"session:{recorded.write.user_id}"
+            if isinstance(outcome, Session):
+                values[key] = outcome
+                for row in recorded.logs:
+                    self.writer.log(row)
+            elif key in values or not isinstance(outcome, UnknownUser):  # no user: nothing cached
+                values[key] = None
+        self.cache.written(values, SESSION_TTL, mark)
+        if self.settings.redis_url is None:
+            return None
+        return self.cache.publish(list(values))
 
     async def erase_user(self, user_id: int) -> bool:
         """Erase the user, their sessions and intent logs (queued ones included) in one transaction,
@@ -212,6 +273,7 @@ class StorageService:
                 "redis": cache["redis"],
                 "singleFlight": cache["singleFlight"],
             },
+            "groupCommit": self.sessions.stats(),
             "intentLogs": self.writer.stats(),
             "warmed": dict(self.warmed),
             "retention": {"days": self.settings.log_retention_days, **self.retention},

@@ -20,7 +20,16 @@ from typing import Any, TypeVar
 import msgspec
 
 from ixp.storage import base, migrations
-from ixp.storage.base import DuplicateEmail, IntentLog, Session, StorageUnavailable, UnknownUser, User
+from ixp.storage.base import (
+    DuplicateEmail,
+    IntentLog,
+    Session,
+    SessionWrite,
+    StorageUnavailable,
+    UnknownUser,
+    User,
+)
+from ixp.storage.sessions import SessionPlan, record_one
 
 T = TypeVar("T")
 
@@ -45,7 +54,7 @@ _SESSION_COLS = "id, user_id, created_at, last_seen_at, context"
 _SQL_CURRENT_SESSION = (
     f"SELECT {_SESSION_COLS} FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 1"
 )
-_SQL_USER_EXISTS = "SELECT 1 FROM users WHERE id = ?"
+_SQL_KNOWN_USERS = "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))"
 _SQL_TOUCH_SESSION = "UPDATE sessions SET context = ?, last_seen_at = ? WHERE id = ?"
 _SQL_INSERT_SESSION = "INSERT INTO sessions (user_id, created_at, last_seen_at, context) VALUES (?, ?, ?, ?)"
 _SQL_INSERT_LOG = (
@@ -244,24 +253,42 @@ class SqliteStore:
     async def record_intent(
         self, user_id: int, intent: str, parameters: dict[str, Any], session_idle_seconds: int = 1800
     ) -> Session:
-        now = base.utc_now()
+        return await record_one(self.record_intents, user_id, intent, parameters, session_idle_seconds)
+
+    async def record_intents(
+        self, writes: Sequence[SessionWrite], session_idle_seconds: int = 1800
+    ) -> list[Session | UnknownUser]:
+        if not writes:
+            return []
         idle = timedelta(seconds=session_idle_seconds)
+        wanted = _encode(sorted({w.user_id for w in writes})).decode()
 
-        def update(conn: sqlite3.Connection) -> Session:
-            if conn.execute(_SQL_USER_EXISTS, (user_id,)).fetchone() is None:
-                raise UnknownUser(user_id)
-            row = conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone()
-            if row is not None and now - _dt(row[3]) <= idle:
-                context = base.append_context(_decode_context(row[4]), intent, parameters, now)
-                conn.execute(_SQL_TOUCH_SESSION, (_encode(context).decode(), _ts(now), row[0]))
-                return Session(row[0], user_id, _dt(row[2]), now, context)
-            context = base.append_context([], intent, parameters, now)
-            cursor = conn.execute(
-                _SQL_INSERT_SESSION, (user_id, _ts(now), _ts(now), _encode(context).decode())
+        def apply(conn: sqlite3.Connection) -> list[Session | UnknownUser]:
+            known = {row[0] for row in conn.execute(_SQL_KNOWN_USERS, (wanted,))}
+            current: dict[int, Session] = {}
+            for user_id in known:  # one index lookup each, in-process: no round trip to save
+                row = conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone()
+                if row is not None:
+                    current[user_id] = _session(row)
+            plan = SessionPlan(writes, known, current, idle)
+            conn.executemany(
+                _SQL_TOUCH_SESSION,
+                [(_encode(d.context).decode(), _ts(d.last_seen_at), d.id) for d in plan.updates],
             )
-            return Session(int(cursor.lastrowid or 0), user_id, now, now, context)
+            ids = [
+                int(
+                    conn.execute(
+                        _SQL_INSERT_SESSION,
+                        (d.user_id, _ts(d.created_at), _ts(d.last_seen_at), _encode(d.context).decode()),
+                    ).lastrowid
+                    or 0
+                )
+                for d in plan.inserts
+            ]
+            return plan.results(ids)
 
-        return await self._run(lambda conn: self._write(conn, lambda: update(conn)))
+        # One executor hop and one transaction for the whole batch.
+        return await self._run(lambda conn: self._write(conn, lambda: apply(conn)))
 
     # -- intent logs ------------------------------------------------------------------------------
 

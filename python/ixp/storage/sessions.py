@@ -1,0 +1,113 @@
+"""How a batch of session writes changes the sessions: the logic both backends share.
+
+A backend reads, inside its write transaction, which users exist and their current sessions; a
+`SessionPlan` applies the writes to them in memory, in arrival order, exactly as one
+`record_intent` after another would; the backend then writes the plan's `updates` and `inserts`
+(one statement each, whatever the batch size) and turns the new sessions' ids into the per-write
+results with `results`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from ixp.storage.base import Session, SessionWrite, UnknownUser, append_context, utc_now
+
+RecordIntents = Callable[[Sequence[SessionWrite], int], Awaitable[list[Session | UnknownUser]]]
+
+
+async def record_one(
+    record_intents: RecordIntents, user_id: int, intent: str, parameters: dict[str, Any], idle_seconds: int
+) -> Session:
+    """`Store.record_intent` as a batch of one write: the session after it, or `UnknownUser`."""
+    (result,) = await record_intents([SessionWrite(user_id, [(intent, parameters)], utc_now())], idle_seconds)
+    if isinstance(result, UnknownUser):
+        raise result
+    return result
+
+
+class Draft:
+    """A session as the batch leaves it: an existing one (`id` set) or a new one (`id` None until
+    it is inserted)."""
+
+    __slots__ = ("context", "created_at", "dirty", "id", "last_seen_at", "user_id")
+
+    def __init__(
+        self,
+        id: int | None,
+        user_id: int,
+        created_at: datetime,
+        last_seen_at: datetime,
+        context: list[dict[str, Any]],
+    ) -> None:
+        self.id = id
+        self.user_id = user_id
+        self.created_at = created_at
+        self.last_seen_at = last_seen_at
+        self.context = context
+        self.dirty = False
+
+
+class SessionPlan:
+    """`writes` applied to `current` (the existing users' current sessions; `known` the ids of the
+    users that exist), a session idle for more than `idle` being replaced by a new one."""
+
+    def __init__(
+        self,
+        writes: Sequence[SessionWrite],
+        known: Collection[int],
+        current: Mapping[int, Session],
+        idle: timedelta,
+    ) -> None:
+        drafts: dict[int, Draft] = {}
+        self.updates: list[Draft] = []  # existing sessions the batch changed (final state)
+        self.inserts: list[Draft] = []  # new sessions, in creation order
+        # Per write: the draft it ended in and that draft's state right after it (context lists
+        # are never mutated: append_context returns a new one), or the write's error.
+        self._after: list[tuple[Draft, datetime, list[dict[str, Any]]] | UnknownUser] = []
+        for write in writes:
+            user_id = write.user_id
+            if not write.intents:
+                raise ValueError(f"a session write for user {user_id} has no intents")
+            if user_id not in known:
+                self._after.append(UnknownUser(user_id))
+                continue
+            draft = drafts.get(user_id)
+            if draft is None:
+                session = current.get(user_id)
+                if session is not None:
+                    draft = Draft(
+                        session.id, user_id, session.created_at, session.last_seen_at, session.context
+                    )
+            at = write.at
+            for intent, parameters in write.intents:
+                if draft is None or at - draft.last_seen_at > idle:
+                    draft = Draft(None, user_id, at, at, [])
+                    self.inserts.append(draft)
+                elif not draft.dirty and draft.id is not None:
+                    self.updates.append(draft)
+                draft.context = append_context(draft.context, intent, parameters, at)
+                draft.last_seen_at = at
+                draft.dirty = True
+            assert draft is not None  # the write has intents
+            drafts[user_id] = draft
+            self._after.append((draft, draft.last_seen_at, draft.context))
+
+    def results(self, inserted_ids: Sequence[int]) -> list[Session | UnknownUser]:
+        """Per write, the session right after it; `inserted_ids` are the ids the database gave to
+        `inserts`, in the same order."""
+        if len(inserted_ids) != len(self.inserts):
+            raise ValueError(f"expected {len(self.inserts)} new session ids, got {len(inserted_ids)}")
+        for draft, session_id in zip(self.inserts, inserted_ids, strict=True):
+            draft.id = session_id
+        out: list[Session | UnknownUser] = []
+        for after in self._after:
+            if isinstance(after, UnknownUser):
+                out.append(after)
+                continue
+            draft, seen, context = after
+            assert draft.id is not None
+            out.append(Session(draft.id, draft.user_id, draft.created_at, seen, context))
+        return out
