@@ -14,6 +14,7 @@ __all__ = [
     "RouteStats",
     "monotonic_ns",
     "normalize_message",
+    "utc_timestamp",
 ]
 
 def normalize_message(text: str) -> str:
@@ -190,6 +191,16 @@ class RenderTable:
         """The descriptor; or the error as ``(status, code, message, details as JSON or None)``;
         or None (take the Python path). Exceptions of ``check_pattern`` propagate."""
 
+    def render_wire(
+        self,
+        body: bytes,
+        origin: str | None,
+        check_pattern: Callable[[str, str], bool] | None = None,
+    ) -> bytes | tuple[int, str, bytes, bytes] | None:
+        """``render_outcome`` as the render lane sends it: the descriptor; or the error as
+        ``(status, code, envelope up to its timestamp, envelope after it up to the request id)``,
+        the envelope of ``ixp.http.errors`` byte for byte; or None."""
+
     def validate(
         self,
         intent: str,
@@ -212,6 +223,9 @@ class RenderTable:
     @property
     def fast_intents(self) -> list[str]:
         """Intents whose valid requests render in Rust (ready, not fallback), in registration order."""
+
+def utc_timestamp() -> bytes:
+    """Now, ``2025-01-01T12:00:00.000Z`` (UTC, milliseconds), as bytes."""
 
 def monotonic_ns() -> int:
     """Nanoseconds on the monotonic clock ``RouteStats.record_since`` reads (0 at its first use)."""

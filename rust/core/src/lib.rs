@@ -1,5 +1,6 @@
 //! `ixp-core`: the CPU-bound hot paths of the ixp server, in plain Rust (no Python).
 
+pub mod clock;
 pub mod error;
 pub mod histogram;
 pub mod lru;
@@ -16,6 +17,6 @@ pub use normalize::{is_normalized, normalize};
 pub use render::{
     ErrorCode, ExternalPattern, IntentSpec, IntentState, Issue, IssueKind, Issues, Pattern,
     PatternPolicy, RenderError, RenderOutcome, RenderTable, SchemaError, SchemaErrorKind,
-    TableError, Validation,
+    TableError, Validation, Wire,
 };
 pub use route_stats::{monotonic_ns, RouteStats};

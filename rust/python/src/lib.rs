@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod cache;
+mod clock;
 mod histogram;
 mod matcher;
 mod pattern;
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pattern::Pattern>()?;
     m.add_class::<route_stats::RouteStats>()?;
     m.add_function(wrap_pyfunction!(route_stats::monotonic_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(clock::utc_timestamp, m)?)?;
     Ok(())
 }
