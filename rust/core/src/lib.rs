@@ -6,6 +6,7 @@ pub mod histogram;
 pub mod lru;
 pub mod matcher;
 pub mod normalize;
+pub mod process;
 pub mod render;
 pub mod route_stats;
 
