@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::cache::LruCache;
+use crate::render::origin_str;
 
 /// Answers free-text requests from a match cache's remembered answers.
 #[pyclass(frozen, module = "ixp._core")]
@@ -30,11 +31,7 @@ impl ProcessLane {
         body: &[u8],
         origin: Option<&Bound<'_, PyString>>,
     ) -> Option<PyObject> {
-        // A str that is not valid UTF-8 (lone surrogates): not ours to judge.
-        let origin = match origin {
-            Some(o) => Some(o.to_str().ok()?),
-            None => None,
-        };
+        let origin = origin_str(origin)?;
         let cache = self.cache.get();
         ixp_core::process::with_lane_key(body, self.max_chars, |key| {
             cache.recall_str(py, key, origin)

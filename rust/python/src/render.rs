@@ -129,6 +129,15 @@ fn with_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     })
 }
 
+/// The `Origin` header as `&str` (`Some(None)` when absent); `None` for a str that is not valid
+/// UTF-8 (lone surrogates): not ours to judge, the request is declined.
+pub(crate) fn origin_str<'a>(origin: Option<&'a Bound<'_, PyString>>) -> Option<Option<&'a str>> {
+    match origin {
+        Some(o) => o.to_str().ok().map(Some),
+        None => Some(None),
+    }
+}
+
 /// The code as an interned Python string (no allocation per error).
 fn code_str(py: Python<'_>, code: ErrorCode) -> &Bound<'_, PyString> {
     match code {
@@ -169,11 +178,7 @@ impl RenderTable {
         body: &[u8],
         origin: Option<&Bound<'py, PyString>>,
     ) -> Option<Bound<'py, PyBytes>> {
-        // A str that is not valid UTF-8 (lone surrogates): not ours to judge.
-        let origin = match origin {
-            Some(o) => Some(o.to_str().ok()?),
-            None => None,
-        };
+        let origin = origin_str(origin)?;
         BUFFER.with_borrow_mut(|buffer| {
             let rendered = self
                 .inner
@@ -196,12 +201,8 @@ impl RenderTable {
         origin: Option<&Bound<'py, PyString>>,
         check_pattern: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyObject> {
-        let origin = match origin {
-            Some(o) => match o.to_str() {
-                Ok(o) => Some(o),
-                Err(_) => return Ok(py.None()),
-            },
-            None => None,
+        let Some(origin) = origin_str(origin) else {
+            return Ok(py.None());
         };
         let outcome = with_hook(check_pattern, |hook| {
             self.inner.render_outcome(body, origin, hook)
@@ -230,12 +231,8 @@ impl RenderTable {
         origin: Option<&Bound<'py, PyString>>,
         check_pattern: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyObject> {
-        let origin = match origin {
-            Some(o) => match o.to_str() {
-                Ok(o) => Some(o),
-                Err(_) => return Ok(py.None()),
-            },
-            None => None,
+        let Some(origin) = origin_str(origin) else {
+            return Ok(py.None());
         };
         with_buffer(|buffer| {
             let wire = with_hook(check_pattern, |hook| {
