@@ -4,9 +4,10 @@
 
 For each target, with one generated 50-intent registry: start the server on a free loopback port,
 check that every pre-run response has the expected status and shape, warm up, then run `wrk`
-against `GET /ixp/intents` and `POST /ixp/render` (for ixp also an invalid render, a 400) while
-reading the server's CPU time (the process and all its descendants, from /proc). The server is
-stopped before the next one starts. See bench/README.md.
+against `GET /ixp/intents` and `POST /ixp/render` while
+reading the server's CPU time (the process and all its descendants, from /proc); for ixp also an
+invalid render (a 400) and `POST /api/intents/process` with a message that hits the match cache. The
+server is stopped before the next one starts. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ try:  # `python -m bench.http_bench` from the repository root
     from bench.registry_gen import (
         INVALID_RENDER_BODY,
         INVALID_RENDER_MESSAGE,
+        PROCESS_BODY,
+        PROCESS_PARAMETERS,
         RENDER_BODY,
         RENDER_COMPONENT,
         RENDER_PROPS,
@@ -43,6 +46,8 @@ except ImportError:  # `python bench/http_bench.py`: this directory is on sys.pa
     from registry_gen import (  # type: ignore[no-redef,import-not-found]
         INVALID_RENDER_BODY,
         INVALID_RENDER_MESSAGE,
+        PROCESS_BODY,
+        PROCESS_PARAMETERS,
         RENDER_BODY,
         RENDER_COMPONENT,
         RENDER_PROPS,
@@ -60,6 +65,7 @@ TARGET_RENDER_RPS_RATIO = 0.85
 TARGET_RENDER_CPU_US = 35.0
 TARGET_INTENTS_RPS_RATIO = 0.90
 TARGET_INVALID_RENDER_RATIO = 0.85  # an invalid render's req/s against a valid one's, same run
+TARGET_PROCESS_RATIO = 0.85  # free text hitting the match cache (no userId) against a valid render
 
 
 BenchError = harness.BenchError
@@ -122,10 +128,12 @@ class Endpoint:
 
 RENDER_JSON = json.dumps(RENDER_BODY, separators=(",", ":")).encode()
 INVALID_RENDER_JSON = json.dumps(INVALID_RENDER_BODY, separators=(",", ":")).encode()
+PROCESS_JSON = json.dumps(PROCESS_BODY, separators=(",", ":")).encode()
 ENDPOINTS = (
     Endpoint("intents", "GET", "/ixp/intents"),
     Endpoint("render", "POST", "/ixp/render", RENDER_JSON),
     Endpoint("invalid-render", "POST", "/ixp/render", INVALID_RENDER_JSON, status=400, ixp_only=True),
+    Endpoint("process", "POST", "/api/intents/process", PROCESS_JSON, ixp_only=True),
 )
 
 
@@ -173,6 +181,20 @@ def check_invalid_render(document: Any, n_intents: int) -> str | None:
     return None
 
 
+def check_process(document: Any, n_intents: int) -> str | None:
+    if not isinstance(document, dict) or set(document) != {"intent", "parameters", "cached", "descriptor"}:
+        return f"expected keys intent/parameters/cached/descriptor, got {_keys(document)}"
+    if document["intent"] != "bench_render" or document["parameters"] != PROCESS_PARAMETERS:
+        return f"not bench_render with the message's parameters: {document!r:.300}"
+    if not isinstance(document["cached"], bool):
+        return "cached is not a boolean"
+    descriptor = document["descriptor"]
+    props = descriptor.get("record", {}).get("props") if isinstance(descriptor, dict) else None
+    if props != PROCESS_PARAMETERS:
+        return f"descriptor.record.props is not the parameters: {props!r:.300}"
+    return None
+
+
 def _keys(document: Any) -> object:
     return sorted(document) if isinstance(document, dict) else type(document).__name__
 
@@ -181,6 +203,7 @@ CHECKS: dict[str, Callable[[Any, int], str | None]] = {
     "intents": check_intents,
     "render": check_render,
     "invalid-render": check_invalid_render,
+    "process": check_process,
 }
 
 
@@ -395,6 +418,10 @@ def verdicts(rows: list[Measurement]) -> list[dict[str, Any]]:
         ratio = invalid.rps / render.rps
         name = "invalid render req/s >= 85% of valid render"
         checks.append((name, ratio, TARGET_INVALID_RENDER_RATIO, True))
+    process = by_key.get(("ixp-rsgi", "process"))
+    if process is not None:
+        name = "process (match cache hit, no userId) req/s >= 85% of valid render"
+        checks.append((name, process.rps / render.rps, TARGET_PROCESS_RATIO, True))
     return [
         {
             "target": name,

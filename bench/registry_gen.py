@@ -3,7 +3,8 @@
 `write_registry(dir)` writes `intents.json` and `components.json`; one of the intents,
 `bench_render`, has seven validated parameters of mixed types and `RENDER_BODY` is a valid
 `POST /ixp/render` request for it (`INVALID_RENDER_BODY`: the same with an out-of-range integer,
-a 400). The other intents are realistic filler for the listing.
+a 400; `PROCESS_BODY`: a free-text message that matches it). The other intents are realistic filler for
+the listing.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ INVALID_RENDER_BODY: dict[str, Any] = {
     "intent": {"name": RENDER_INTENT, "parameters": {**RENDER_PROPS, "limit": 500}}
 }
 INVALID_RENDER_MESSAGE = "Parameter validation failed: Number must be less than or equal to 100 at 'limit'"
+
+# A free-text message `bench_render`'s pattern matches (`query`, and `maxPrice` converted to 200):
+# `POST /api/intents/process` without a `userId`. Sent repeatedly, it hits the match cache.
+PROCESS_MESSAGE = "search wireless headphones under 200"
+PROCESS_BODY: dict[str, Any] = {"message": PROCESS_MESSAGE}
+PROCESS_PARAMETERS: dict[str, Any] = {
+    "layout": "grid",
+    "query": "wireless headphones",
+    "limit": 20,
+    "maxPrice": 200,
+    "inStockOnly": False,
+}
 
 _TOPICS = ("orders", "products", "weather", "support", "billing", "account", "shipping", "returns", "events")
 _VIEWS = ("list", "detail", "search", "summary", "history")

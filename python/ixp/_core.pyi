@@ -10,10 +10,12 @@ __all__ = [
     "LatencyHistogram",
     "LruCache",
     "Pattern",
+    "ProcessLane",
     "RenderTable",
     "RouteStats",
     "monotonic_ns",
     "normalize_message",
+    "utc_timestamp",
 ]
 
 def normalize_message(text: str) -> str:
@@ -65,6 +67,17 @@ class LruCache:
     def evictions(self) -> int: ...
     @property
     def expirations(self) -> int: ...
+    def remember(
+        self, key: str, value: object, answer: object, origins: frozenset[str] | None = None
+    ) -> bool:
+        """Attach ``answer`` to ``key``'s live entry if it still holds ``value`` (the same object),
+        for ``recall``; ``origins``: the ``Origin`` values it holds for (None: any). Setting the key
+        again drops it. Touches no counter and no recency; False if there is no such entry."""
+
+    def recall(self, key: str, origin: str | None = None) -> object:
+        """The answer remembered for ``key``'s live entry, if it holds for ``origin``: then a hit,
+        made most recent, as ``get`` counts it. Otherwise None, with nothing counted or touched."""
+
     def stats(self) -> dict[str, int]:
         """``{"hits", "misses", "evictions", "expirations", "size", "capacity"}``."""
 
@@ -193,6 +206,16 @@ class RenderTable:
         """The descriptor; or the error as ``(status, code, message, details as JSON or None)``;
         or None (take the Python path). Exceptions of ``check_pattern`` propagate."""
 
+    def render_wire(
+        self,
+        body: bytes,
+        origin: str | None,
+        check_pattern: Callable[[str, str], bool] | None = None,
+    ) -> bytes | tuple[int, str, bytes, bytes] | None:
+        """``render_outcome`` as the render lane sends it: the descriptor; or the error as
+        ``(status, code, envelope up to its timestamp, envelope after it up to the request id)``,
+        the envelope of ``ixp.http.errors`` byte for byte; or None."""
+
     def validate(
         self,
         intent: str,
@@ -215,6 +238,25 @@ class RenderTable:
     @property
     def fast_intents(self) -> list[str]:
         """Intents whose valid requests render in Rust (ready, not fallback), in registration order."""
+
+@final
+class ProcessLane:
+    """The fast lane of ``POST /api/intents/process``: answers a request body from the answers
+    ``cache`` remembers (``LruCache.remember``) for normalized messages."""
+
+    def __new__(cls, cache: LruCache, max_chars: int) -> Self: ...
+    def answer(self, body: bytes, origin: str | None) -> object:
+        """The answer remembered for the body's normalized message, when the body is
+        ``{"message": str}`` as msgspec decodes it (other members ignored; ``userId`` only null,
+        ``options`` only null or ``{}``), the message is at most ``max_chars`` characters and not
+        blank, and the answer holds for ``origin`` (a cache hit); else None, nothing counted."""
+
+    @property
+    def cache(self) -> LruCache:
+        """The cache it answers from."""
+
+def utc_timestamp() -> bytes:
+    """Now, ``2025-01-01T12:00:00.000Z`` (UTC, milliseconds), as bytes."""
 
 def monotonic_ns() -> int:
     """Nanoseconds on the monotonic clock ``RouteStats.record_since`` reads (0 at its first use)."""

@@ -140,6 +140,35 @@ def test_per_entry_ttl_overrides_default() -> None:
     assert no_default.expirations == 1
 
 
+def test_remembered_answers() -> None:
+    cache = LruCache(2, ttl=0.05)
+    value = ("intent", {})
+    cache.set("k", value)
+    assert cache.remember("k", ("intent", {}), b"answer") is False  # an equal value, not the same
+    assert cache.remember("absent", value, b"answer") is False
+    assert cache.recall("k") is None  # nothing remembered: nothing counted
+    assert (cache.hits, cache.misses) == (0, 0)
+    assert cache.remember("k", value, b"answer", frozenset({"https://a.example"})) is True
+    assert (cache.hits, cache.misses) == (0, 0)  # remembering touches nothing
+    assert cache.recall("k") == b"answer"  # no Origin
+    assert cache.recall("k", "https://a.example") == b"answer"
+    assert cache.recall("k", "https://b.example") is None  # not this origin's answer: not counted
+    assert (cache.hits, cache.misses) == (2, 0)
+    assert cache.get("k") is value  # `get` still gives the value
+    cache.set("other", 1)
+    assert cache.recall("k") == b"answer"  # a hit: "k" is most recent again, "other" goes first
+    cache.set("third", 3)
+    assert "other" not in cache and "k" in cache
+    cache.set("k", value)  # set again: the answer goes
+    assert cache.recall("k") is None
+    assert cache.remember("k", value, b"again") is True
+    time.sleep(0.1)
+    assert cache.recall("k") is None  # expired: left for `get` to count
+    assert (cache.expirations, cache.misses) == (0, 0)
+    assert cache.get("k") is None
+    assert (cache.expirations, cache.misses) == (1, 1)
+
+
 def test_evicted_values_are_released_outside_the_lock() -> None:
     """A value whose __del__ uses the same cache must not deadlock."""
     cache = LruCache(1)

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from ixp.app import IXPApp
 from ixp.base.errors import IXPError
-from ixp.features.processing import batch_decoder, convert_captures, process_decoder
+from ixp.features.captures import convert_captures
+from ixp.features.processing import batch_decoder, process_decoder
 from ixp.features.users import new_user_decoder
 from ixp.http.body import decode_json_body
 from ixp.http.types import Request

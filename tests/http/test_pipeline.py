@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -278,6 +279,44 @@ async def test_lanes_answer_the_common_case_and_the_handler_everything_else(
     assert metrics["routes"]["/ixp/render"]["errors"] == 2
     assert metrics["routes"]["/ixp/intents"]["count"] == 4
     assert metrics["errors"]["byType"] == {invalid.json()["error"]["code"]: 2}  # lane errors counted too
+
+
+RENDER_CASES: list[tuple[dict[str, Any] | bytes, dict[str, str]]] = [
+    (render_body("show_products", {"category": "books", "limit": 5}), {}),
+    (render_body("show_products", {"category": "toys", "limit": 500, "sort": 3}), {}),  # three issues
+    (render_body("show_products", {"category": 'b\u0001o"oks\u00e9'}), {}),  # escaped in message and details
+    (render_body("show_products", "not an object"), {}),
+    (render_body("track_order", {"orderId": "AB123456"}), {"origin": "https://evil.example"}),  # 403
+    (render_body("track_order", {"orderId": "AB123456"}), {"origin": "https://shop.example.com"}),
+    (render_body("track_order", {"orderId": "ab"}), {"origin": "https://shop.example.com"}),
+    (render_body('no "such" intent\n'), {}),  # 404, quotes and a newline in the message
+    (render_body(""), {}),  # 400, missing name
+    ({"intent": None}, {}),
+    ({"intent": {"name": "show_faq"}, "options": {"x": 1}}, {}),
+    (render_body("show_promo"), {}),  # deprecated: Python's to answer, the lane declines it
+    (b'{"intent": {"name": 5}}', {}),  # msgspec's message: the lane declines it
+    (b'{"intent": ', {}),
+]
+
+
+async def test_render_lane_and_ordinary_path_send_the_same_bytes(make_app) -> None:  # type: ignore[no-untyped-def]
+    laned, plain = make_app(), make_app()
+    plain.pipeline._lanes = {}
+    by_handler = count_calls(laned, "/ixp/render", "POST")
+    stamp = re.compile(rb'"timestamp":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"')
+    async with asgi_client(laned) as a, asgi_client(plain) as b:
+        for index, (body, headers) in enumerate(RENDER_CASES):
+            content = body if isinstance(body, bytes) else json.dumps(body).encode()
+            sent = {**JSON, "x-request-id": f"r-{index}", **headers}
+            got, want = [await c.post("/ixp/render", content=content, headers=sent) for c in (a, b)]
+            assert got.status_code == want.status_code, (index, got.text, want.text)
+            assert sorted(got.headers.multi_items()) == sorted(want.headers.multi_items()), index
+            assert stamp.sub(b"", got.content) == stamp.sub(b"", want.content), index
+            assert (got.status_code >= 400) == (b'"timestamp"' in got.content)
+        assert by_handler == [3]  # the deprecated intent and msgspec's two errors; the lane the rest
+        metrics = [(await c.get("/ixp/metrics")).json() for c in (a, b)]
+        assert metrics[0]["errors"] == metrics[1]["errors"]
+        assert metrics[0]["routes"]["/ixp/render"]["errors"] == metrics[1]["routes"]["/ixp/render"]["errors"]
 
 
 async def test_rate_limiting_turns_the_lanes_off(make_app) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ import pytest
 
 from ixp._core import RenderTable
 from ixp.base.errors import IXPError
+from ixp.http.errors import envelope_parts
 from ixp.registry.definitions import Intent
 from ixp.registry.schema import compile_schemas
 
@@ -95,3 +96,28 @@ def test_render_cases_answered_by_render_outcome() -> None:
             want = expected["error"]
             assert (status, code, message) == (want["status"], want["code"], want["message"]), case
             assert (None if details is None else details.decode()) == want["details_json"], case
+
+
+def test_render_cases_on_the_wire() -> None:
+    """`render_wire` (the render lane) sends `render_outcome`'s answer: the descriptor as it is,
+    an error as the envelope `ixp.http.errors` writes around the timestamp, byte for byte."""
+    table = RenderTable(render_rows(), patterns="external")
+
+    def check_pattern(pattern: str, text: str) -> bool:
+        return re.search(pattern, text) is not None
+
+    errors = 0
+    for case in RENDER["cases"]:
+        body, origin = case["body"].encode(), case["origin"]
+        outcome = table.render_outcome(body, origin, check_pattern)
+        wire = table.render_wire(body, origin, check_pattern)
+        if not isinstance(outcome, tuple):
+            assert wire == outcome, case
+            continue
+        errors += 1
+        status, code, message, details = outcome
+        assert wire == (status, code, *envelope_parts(code, message, details)), case
+        head, tail = envelope_parts(code, message, details)
+        envelope = msgspec.json.decode(head + b"2025-01-01T12:00:00.000Z" + tail + b"}}")
+        assert envelope["error"]["message"] == case["expected"]["error"]["message"], case
+    assert errors > 50

@@ -3,40 +3,50 @@
 `POST /api/intents/process` and `/api/intents/process/batch`. Matching is one Rust call (one pass
 over every pattern); its result is cached in the Rust `LruCache` under the normalized message, the
 same normalization the matcher applies, so a cached answer is exactly what matching would give.
-Captured strings are converted to the parameter schema's types, then validated (by the registry's
-Rust schemas) and rendered exactly as `/ixp/render` does (docs/protocol.md §9).
+Captured strings are converted to the parameter schema's types (`captures.py`), then validated (by
+the registry's Rust schemas) and rendered exactly as `/ixp/render` does (docs/protocol.md §9).
+
+The fast lane: what a cached match answers depends on nothing but the registry version when the
+request has no `options` and no data provider serves the intent; so that answer (the response
+body, or the error) is remembered with the cache entry (`LruCache.remember`), and a request with a
+message whose entry has one and no `userId` is answered by one Rust call (`ProcessLane`): body
+parsed as msgspec would, message normalized, the entry looked up — a cache hit, counted as such —
+and its answer sent. Whatever that call does not answer takes the ordinary path.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from time import perf_counter_ns
 from types import MappingProxyType
 from typing import Any
 
 import msgspec
 
-from ixp._core import LruCache, normalize_message
+from ixp._core import LruCache, ProcessLane, normalize_message
 from ixp.base.errors import ConfigError, ErrorCode, IXPError
 from ixp.base.settings import Settings
+from ixp.features.captures import convert_captures
 from ixp.features.contribution import Contribution
 from ixp.features.schemas import SHARED
 from ixp.features.users import parse_user_id
 from ixp.http.access import AccessControl, Scope
-from ixp.http.body import decode_json_body
+from ixp.http.body import COMMON_JSON_CONTENT_TYPES, decode_json_body
+from ixp.http.errors import LaneError, lane_error
 from ixp.http.openapi import Operation, Reply, ref
 from ixp.http.routing import RouteSpec
-from ixp.http.types import Request, Response, json_response
+from ixp.http.types import JSON_CONTENT_TYPE, HeaderMap, Request, Response, json_response
 from ixp.registry.reference import Commit, RegistryRef
 from ixp.registry.version import Registry
 from ixp.render.renderer import Renderer
 from ixp.storage.service import StorageService
 
 _encode = msgspec.json.Encoder().encode
-_INTEGER = re.compile(r"[+-]?\d+")
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
+_CACHED = (b',"cached":false,"descriptor":', b',"cached":true,"descriptor":')  # by `cached`
+# Errors a cached match always answers the same way (for a registry version); the others depend
+# on the request (its origin, its user) or on the moment (storage, data providers).
+_REMEMBERED_ERRORS = frozenset(
+    {ErrorCode.NO_INTENT_MATCHED, ErrorCode.INVALID_REQUEST, ErrorCode.COMPONENT_NOT_FOUND}
+)
 _NO_MATCH: tuple[str, dict[str, str]] = (
     "",
     {},
@@ -59,80 +69,6 @@ process_decoder = msgspec.json.Decoder(ProcessRequest)
 batch_decoder = msgspec.json.Decoder(BatchRequest)
 
 
-def convert_captures(registry: Registry, intent_name: str, captures: dict[str, str]) -> dict[str, Any]:
-    """Captured strings → the parameter schema's types ("10" → 10, "yes" → true, enums by case).
-
-    A capture that cannot be converted is a 400 in the validation format, naming the field.
-    """
-    intent = registry.intents[intent_name]
-    properties = intent.definition["parameters"].get("properties") or {}
-    out: dict[str, Any] = {}
-    issues: list[dict[str, Any]] = []
-    for name, text in captures.items():
-        spec = properties.get(name)
-        if not isinstance(spec, dict):
-            continue  # undeclared group: dropped, as undeclared render parameters are
-        kind = spec.get("type")
-        try:
-            out[name] = _convert(text, kind, spec)
-        except ValueError:
-            issues.append(
-                {
-                    "code": "invalid_conversion",
-                    "expected": kind,
-                    "received": text,
-                    "path": [name],
-                    "message": f"Expected {kind}, received '{text}'",
-                }
-            )
-    if issues:
-        parts = ", ".join(f"{issue['message']} at '{issue['path'][0]}'" for issue in issues)
-        raise IXPError(
-            ErrorCode.INVALID_REQUEST, "Parameter validation failed: " + parts, {"validationErrors": issues}
-        )
-    return out
-
-
-def _convert(text: str, kind: Any, spec: dict[str, Any]) -> Any:
-    if kind == "integer":
-        if not _INTEGER.fullmatch(text.strip()):
-            raise ValueError(text)
-        return int(text)
-    if kind == "number":
-        value = float(text)
-        if not math.isfinite(value):
-            raise ValueError(text)
-        return int(value) if _INTEGER.fullmatch(text.strip()) else value
-    if kind == "boolean":
-        lowered = text.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ValueError(text)
-    if kind == "array":
-        stripped = text.strip()
-        if stripped.startswith("["):
-            value = msgspec.json.decode(stripped)
-            if not isinstance(value, list):
-                raise ValueError(text)
-            return value
-        return [part.strip() for part in stripped.split(",") if part.strip()]
-    if kind == "object":
-        value = msgspec.json.decode(text)
-        if not isinstance(value, dict):
-            raise ValueError(text)
-        return value
-    enum = spec.get("enum")
-    if isinstance(enum, list) and text not in enum:
-        # Patterns match case-insensitively; map "Books" onto the canonical "books".
-        folded = text.casefold()
-        for option in enum:
-            if isinstance(option, str) and option.casefold() == folded:
-                return option
-    return text
-
-
 class IntentProcessor:
     """Matches messages with the registry's `IntentMatcher`, through an LRU cache of match results."""
 
@@ -152,6 +88,7 @@ class IntentProcessor:
         self.storage = storage
         self.access = access
         self.cache = LruCache(settings.match_cache_size, settings.match_cache_ttl)
+        self._answer = ProcessLane(self.cache, settings.max_message_chars).answer
         self.max_chars = settings.max_message_chars
         self.max_batch = settings.max_batch_messages
         self.fallback = settings.fallback_intent
@@ -192,17 +129,31 @@ class IntentProcessor:
         self.cache.set(key, result)
         return result, False
 
+    def lane(self, headers: HeaderMap, body: bytes, origin: str | None) -> Response | LaneError | None:
+        """`POST /api/intents/process` answered from the match cache in one Rust call: the
+        remembered response or error of the message's cached match (a cache hit), or None for
+        the ordinary path (`process`): a rare content type, a `userId` or `options`, a body
+        msgspec would read differently, a message not cached or whose answer is not remembered
+        or does not hold for this `Origin`."""
+        if headers.get("content-type") not in COMMON_JSON_CONTENT_TYPES:
+            return None  # absent or a rare spelling: `process` checks it
+        answer = self._answer(body, origin)
+        if type(answer) is bytes:
+            return Response(200, [("content-type", JSON_CONTENT_TYPE)], answer)
+        return answer  # type: ignore[return-value]  # a remembered LaneError, or None
+
     async def respond(
         self,
         registry: Registry,
         message: str,
         found: tuple[str, dict[str, str]],
-        cached: bool,
         options: dict[str, Any] | None,
         request: Request,
         user_id: int | None,
-    ) -> tuple[bytes, str, dict[str, Any]]:
-        """The encoded result for one matched message; raises the protocol error otherwise."""
+    ) -> tuple[bytes, bytes, str, dict[str, Any]]:
+        """For one matched message: the start of the response body (intent and parameters), the
+        descriptor, the intent and the validated parameters; raises the protocol error otherwise.
+        The body is `start + _CACHED[cached] + descriptor + b"}"`."""
         name, captures = found
         if not name:
             if self.fallback is None:
@@ -213,16 +164,8 @@ class IntentProcessor:
         validated, descriptor = await self.renderer.resolve_with_data(
             name, parameters, options, request.headers.get("origin"), request.request_id, user_id
         )
-        body = (
-            b'{"intent":'
-            + _encode(name)
-            + b',"parameters":'
-            + _encode(validated)
-            + (b',"cached":true,"descriptor":' if cached else b',"cached":false,"descriptor":')
-            + descriptor
-            + b"}"
-        )
-        return body, name, validated
+        start = b'{"intent":' + _encode(name) + b',"parameters":' + _encode(validated)
+        return start, descriptor, name, validated
 
     async def process(self, request: Request) -> Response:
         started = perf_counter_ns()
@@ -231,12 +174,40 @@ class IntentProcessor:
         key = self.check_message(body.message)
         registry = self.registry.current
         found, cached = self.match(key)
-        encoded, name, parameters = await self.respond(
-            registry, body.message, found, cached, body.options, request, user_id
-        )
+        remember, origins = self.remembers(registry, found) if not body.options else (False, None)
+        try:
+            start, descriptor, name, parameters = await self.respond(
+                registry, body.message, found, body.options, request, user_id
+            )
+        except IXPError as exc:
+            if remember and exc.code in _REMEMBERED_ERRORS:
+                self.cache.remember(key, found, lane_error(exc), origins)
+            raise
+        encoded = start + _CACHED[cached] + descriptor + b"}"
+        if remember:
+            # What the next request with this message gets from the lane: a cache hit.
+            hit = encoded if cached else start + _CACHED[True] + descriptor + b"}"
+            self.cache.remember(key, found, hit, origins)
         if user_id is not None:
             await self.record(user_id, [(name, body.message, parameters)], started)
         return json_response(200, encoded)
+
+    def remembers(
+        self, registry: Registry, found: tuple[str, dict[str, str]]
+    ) -> tuple[bool, frozenset[str] | None]:
+        """Whether the answer of the match `found` (without `options`) is the same for every
+        request with its message — not for a fallback (it renders the message as sent), nor when
+        a data provider serves the intent (its data is fetched each time) — and the `Origin`
+        values it holds for (None: any): those the intent's component allows, since the render
+        checks them first."""
+        name = found[0]
+        if not name:
+            return self.fallback is None, None
+        providers = self.renderer.providers
+        if providers is not None and providers.serving(name):
+            return False, None
+        component = registry.components.get(registry.intents[name].component)
+        return True, None if component is None or component.any_origin else component.allowed_origins
 
     async def user_of(self, request: Request, raw: Any) -> int | None:
         """The `userId` of a request that may write that user's session (scope `sessions:write`)."""
@@ -290,10 +261,10 @@ class IntentProcessor:
                 if isinstance(key, IXPError):
                     raise key
                 found, cached = results[key]
-                encoded, name, parameters = await self.respond(
-                    registry, message, found, cached, body.options, request, user_id
+                start, descriptor, name, parameters = await self.respond(
+                    registry, message, found, body.options, request, user_id
                 )
-                parts.append(encoded)
+                parts.append(start + _CACHED[cached] + descriptor + b"}")
                 processed.append((name, message, parameters))
             except IXPError as exc:
                 error: dict[str, Any] = {"status": exc.status, "code": exc.code.value, "message": exc.message}
@@ -376,7 +347,9 @@ def processing(processor: IntentProcessor) -> Contribution:
     return Contribution(
         "processing",
         routes=[
-            RouteSpec("POST", "/api/intents/process", processor.process, doc=PROCESS_DOC),
+            RouteSpec(
+                "POST", "/api/intents/process", processor.process, lane=processor.lane, doc=PROCESS_DOC
+            ),
             RouteSpec("POST", "/api/intents/process/batch", processor.process_batch, doc=BATCH_DOC),
         ],
         metrics_sections={"matchCache": processor.cache_stats},

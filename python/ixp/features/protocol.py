@@ -89,13 +89,13 @@ def protocol(
 
     def render_lane(headers: HeaderMap, body: bytes, origin: str | None) -> Response | LaneError | None:
         # One Rust call answers a valid render and an invalid one alike, without Python decoding
-        # or validation: the descriptor, an error (status, code, message, details JSON) whose
-        # envelope the pipeline writes, or None for what only Python answers (msgspec's decoding
-        # errors, deprecated intents, provider data).
+        # or validation: the descriptor, an error with its envelope written up to the timestamp
+        # and request id (the pipeline adds them), or None for what only Python answers
+        # (msgspec's decoding errors, deprecated intents, provider data).
         if headers.get("content-type") not in COMMON_JSON_CONTENT_TYPES:
             return None  # absent or a rare spelling: `render` checks it
         plan = renderer.plan
-        outcome = plan.table.render_outcome(body, origin, plan.registry.schemas.check_pattern)
+        outcome = plan.table.render_wire(body, origin, plan.registry.schemas.check_pattern)
         if isinstance(outcome, bytes):
             return Response(200, [("content-type", JSON_CONTENT_TYPE)], outcome)
         return outcome

@@ -8,34 +8,37 @@ from __future__ import annotations
 
 import msgspec
 
-from ixp.base.clock import utc_now_iso
+from ixp._core import utc_timestamp
 from ixp.base.errors import IXPError
 from ixp.http.types import JSON_CONTENT_TYPE, Response
 
 _encode = msgspec.json.Encoder().encode
-# A lane's error: (status, code, message, the details object as JSON or None) — what a Rust answer
-# carries, written out without building a Python exception or dict.
-LaneError = tuple[int, str, str, "bytes | None"]
+# A lane's error: (status, code, the envelope up to its timestamp, the envelope after it up to the
+# request id) — what the Rust render writes (`RenderTable.render_wire`), or an error free-text
+# processing remembered (`lane_error`). The pipeline adds the timestamp and the request id, and
+# counts the code; no Python exception or dict is built.
+LaneError = tuple[int, str, bytes, bytes]
+
+
+def envelope_parts(code: str, message: str, details: bytes | None) -> tuple[bytes, bytes]:
+    """The envelope around its timestamp, keys in the protocol's order (code, message, timestamp,
+    details, requestId): `{"error":{"code":…,"message":…,"timestamp":"` and `"` + `,"details":…`."""
+    head = b'{"error":{"code":"' + code.encode() + b'","message":' + _encode(message) + b',"timestamp":"'
+    return head, b'"' if details is None else b'","details":' + details
 
 
 def envelope_bytes(
     code: str, message: str, timestamp: bytes, details: bytes | None, request_id: str | None
 ) -> bytes:
-    """The envelope, keys in the protocol's order (code, message, timestamp, details, requestId)."""
-    body = b'{"error":{"code":"' + code.encode() + b'","message":' + _encode(message)
-    body += b',"timestamp":"' + timestamp + b'"'
-    if details is not None:
-        body += b',"details":' + details
+    head, tail = envelope_parts(code, message, details)
     if request_id:
-        body += b',"requestId":' + _encode(request_id)
-    return body + b"}}"
+        return b"".join((head, timestamp, tail, b',"requestId":', _encode(request_id), b"}}"))
+    return b"".join((head, timestamp, tail, b"}}"))
 
 
 def envelope(error: IXPError, request_id: str | None = None, timestamp: bytes | None = None) -> bytes:
     details = None if error.details is None else _encode(error.details)
-    return envelope_bytes(
-        error.code.value, error.message, timestamp or utc_now_iso().encode(), details, request_id
-    )
+    return envelope_bytes(error.code.value, error.message, timestamp or utc_timestamp(), details, request_id)
 
 
 def error_response(
@@ -48,10 +51,17 @@ def error_response(
     return Response(error.status, headers, envelope(error, request_id, timestamp))
 
 
+def lane_error(error: IXPError) -> LaneError:
+    """`error` as a lane answers it (an error that carries no headers): what `error_response`
+    writes, up to the timestamp and the request id of each request it answers."""
+    if error.headers:
+        raise ValueError(f"{error.code.value}: an error with headers is not a lane's answer")
+    details = None if error.details is None else _encode(error.details)
+    return (error.status, error.code.value, *envelope_parts(error.code.value, error.message, details))
+
+
 def lane_error_response(error: LaneError, request_id: str, timestamp: bytes) -> Response:
-    status, code, message, details = error
-    return Response(
-        status,
-        [("content-type", JSON_CONTENT_TYPE)],
-        envelope_bytes(code, message, timestamp, details, request_id),
-    )
+    """A lane's error as `error_response` writes it, with this request's timestamp and id."""
+    status, _, head, tail = error
+    body = b"".join((head, timestamp, tail, b',"requestId":', _encode(request_id), b"}}"))
+    return Response(status, [("content-type", JSON_CONTENT_TYPE)], body)

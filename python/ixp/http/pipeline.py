@@ -3,8 +3,9 @@ interface, with two fast lanes for the requests front ends send most.
 
 - `answer_body`: a registry body (`GET /ixp/intents`, …) answered whole — ETag/304, gzip variant —
   before any coroutine exists; the bodies are resolved once per registry version.
-- the route lane in `handle`: a valid `POST /ixp/render` with a small declared body answered by one
-  Rust call, with no `Request`, no request-id context and no timeout watchdog.
+- the route lanes in `handle`: `POST /ixp/render` and `POST /api/intents/process` with a small
+  declared body, answered by one Rust call (a render, or an answer the match cache remembered),
+  with no `Request`, no request-id context and no timeout watchdog.
 
 A lane answers only what it can answer exactly; anything else takes the ordinary path (`_dispatch`:
 rate limit, routing, body, handler, errors), which gives the same response. Both end in `finish`:
@@ -17,8 +18,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ixp._core import RouteStats, monotonic_ns
-from ixp.base.clock import IsoClock
+from ixp._core import RouteStats, monotonic_ns, utc_timestamp
 from ixp.base.errors import ErrorCode, IXPError
 from ixp.base.settings import Settings
 from ixp.base.tasks import Watchdog
@@ -61,7 +61,6 @@ class Pipeline:
         self.rate_limit = rate_limit
         self.cors = CorsPolicy(settings)
         self.request_ids = RequestIds()
-        self._clock = IsoClock()
         self._request_id = self.request_ids.of  # bound once: the lanes call it on every request
         self.watchdog = Watchdog(settings.request_timeout)
         self.timeout = settings.request_timeout
@@ -120,7 +119,7 @@ class Pipeline:
                     if type(answer) is Response:
                         return self.finish(answer, method, path, headers, origin, rid, route, start)
                     if isinstance(answer, tuple):  # an error the lane answered: its envelope, counted
-                        response = lane_error_response(answer, rid, self._clock.now())
+                        response = lane_error_response(answer, rid, utc_timestamp())
                         return self.finish(
                             response, method, path, headers, origin, rid, route, start, answer[1]
                         )
@@ -248,7 +247,7 @@ class Pipeline:
                 response = Response(204, [("allow", resolution.route.allow)])
         except IXPError as exc:
             error_code = exc.code.value
-            response = error_response(exc, rid, self._clock.now())
+            response = error_response(exc, rid, utc_timestamp())
         except asyncio.CancelledError:
             if guarded is None or not self.watchdog.leave(guarded):
                 raise

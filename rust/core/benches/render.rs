@@ -1,7 +1,8 @@
 //! `RenderTable::render` of a 7-parameter intent (string enum, string with min/max/pattern,
 //! integer with bounds, number, boolean, array with maxItems, nested object), with and without
 //! options, and a request that fails validation (→ `None`); `render_outcome` of the valid one and
-//! of the invalid one (→ the 400 with its Zod issue).
+//! of the invalid one (→ the 400 with its Zod issue); `render_wire` of both (what the render lane
+//! sends: the body, or the error's envelope).
 //!
 //! `cargo bench -p ixp-core --bench render`
 
@@ -71,6 +72,12 @@ fn bench_render(c: &mut Criterion) {
     });
     group.bench_function("outcome_invalid_7_params", |b| {
         b.iter(|| black_box(table.render_outcome(black_box(INVALID), None, None)))
+    });
+    group.bench_function("wire_valid_7_params", |b| {
+        b.iter(|| black_box(table.render_wire(black_box(BODY), None, None, &mut out)))
+    });
+    group.bench_function("wire_invalid_7_params", |b| {
+        b.iter(|| black_box(table.render_wire(black_box(INVALID), None, None, &mut out)))
     });
     group.bench_function("valid_7_params_fresh_vec", |b| {
         b.iter(|| black_box(table.render(black_box(BODY), None)))

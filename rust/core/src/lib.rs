@@ -1,10 +1,12 @@
 //! `ixp-core`: the CPU-bound hot paths of the ixp server, in plain Rust (no Python).
 
+pub mod clock;
 pub mod error;
 pub mod histogram;
 pub mod lru;
 pub mod matcher;
 pub mod normalize;
+pub mod process;
 pub mod render;
 pub mod route_stats;
 
@@ -16,6 +18,6 @@ pub use normalize::{is_normalized, normalize};
 pub use render::{
     ErrorCode, ExternalPattern, IntentSpec, IntentState, Issue, IssueKind, Issues, Pattern,
     PatternPolicy, RenderError, RenderOutcome, RenderTable, SchemaError, SchemaErrorKind,
-    TableError, Validation,
+    TableError, Validation, Wire,
 };
 pub use route_stats::{monotonic_ns, RouteStats};

@@ -14,7 +14,11 @@
 //! - `get` of an absent key: miss.
 //! - `insert` of a new key into a full cache evicts the least recently used entry (counted as
 //!   an eviction even if that entry happened to be expired already).
+//! - `get_if` is `get` for a caller that wants only some values: a live entry it accepts is a hit
+//!   (most recent); anything else — absent, expired, refused — touches nothing and counts nothing,
+//!   so that the caller can fall back to `get` with the same effects as if it had not looked.
 //! - `contains` touches nothing: no counters, no recency change; expired → false.
+//! - `peek_mut` touches nothing either: the live entry's value, to change it in place.
 //! - `remove` of an expired entry removes it, counts an expiration, and reports `false`.
 //! - `len` counts stored entries, including expired ones not yet noticed.
 
@@ -284,15 +288,39 @@ impl<V, C: Clock> LruCache<V, C> {
         )
     }
 
+    /// The live entry of `key` if `accept` takes its value: then a hit, made most recent, as
+    /// [`LruCache::get`] does. Otherwise (absent, expired or refused) `None`, with no counter,
+    /// recency or removal: a later `get` of the key has the effects it would have had alone.
+    pub fn get_if(&mut self, key: &str, accept: impl FnOnce(&V) -> bool) -> Option<&V> {
+        let i = self.live(key)?;
+        if !accept(self.slots[i as usize].value.as_ref()?) {
+            return None;
+        }
+        self.hits += 1;
+        if self.head != i {
+            self.unlink(i);
+            self.push_front(i);
+        }
+        self.slots[i as usize].value.as_ref()
+    }
+
+    /// The value of `key`'s live entry, to change in place. Touches no counter and no recency.
+    pub fn peek_mut(&mut self, key: &str) -> Option<&mut V> {
+        let i = self.live(key)?;
+        self.slots[i as usize].value.as_mut()
+    }
+
+    /// The slot of `key` when it is present and not expired.
+    #[inline]
+    fn live(&self, key: &str) -> Option<u32> {
+        let i = self.find(key)?;
+        let s = &self.slots[i as usize];
+        (s.expires_at == NEVER || !self.expired(i, self.clock.now_nanos())).then_some(i)
+    }
+
     /// Is `key` present and not expired? Touches no counter and no recency.
     pub fn contains(&self, key: &str) -> bool {
-        match self.find(key) {
-            Some(i) => {
-                self.slots[i as usize].expires_at == NEVER
-                    || !self.expired(i, self.clock.now_nanos())
-            }
-            None => false,
-        }
+        self.live(key).is_some()
     }
 
     /// Inserts or replaces `key`, making it most recent. `ttl_nanos` overrides the default TTL
@@ -463,6 +491,35 @@ mod tests {
     }
 
     #[test]
+    fn get_if_counts_only_what_it_takes() {
+        let (mut c, clock) = cache(2, Some(1.0));
+        c.insert("a", 1, None);
+        c.insert("b", 2, None);
+        // Refused: no counter, no recency (a stays least recent), nothing removed.
+        assert_eq!(c.get_if("a", |v| *v == 9), None);
+        assert_eq!(c.get_if("zz", |_| true), None);
+        assert_eq!(c.keys(), ["b", "a"]);
+        assert_eq!(c.stats().hits + c.stats().misses, 0);
+        // Taken: a hit, made most recent, as `get` would.
+        assert_eq!(c.get_if("a", |v| *v == 1), Some(&1));
+        assert_eq!(c.keys(), ["a", "b"]);
+        assert_eq!((c.stats().hits, c.stats().misses), (1, 0));
+        // In place: no counter, no recency.
+        *c.peek_mut("b").unwrap() = 20;
+        assert_eq!(c.keys(), ["a", "b"]);
+        assert_eq!(c.stats().hits, 1);
+        // Expired: left for `get` to notice and count, exactly as if `get_if` had not looked.
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(c.get_if("b", |_| true), None);
+        assert_eq!(c.peek_mut("b"), None);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.stats().expirations, 0);
+        assert!(matches!(c.get("b"), Lookup::Expired(20)));
+        let s = c.stats();
+        assert_eq!((s.hits, s.misses, s.expirations), (1, 1, 1));
+    }
+
+    #[test]
     fn ttl_default_and_per_entry() {
         let (mut c, clock) = cache(10, Some(1.0));
         c.insert("default", 1, None);
@@ -498,6 +555,8 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Get(u8),
+        /// `get_if` taking even values only.
+        GetIfEven(u8),
         Set(u8, i32),
         Del(u8),
         Contains(u8),
@@ -507,6 +566,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             4 => (0u8..12).prop_map(Op::Get),
+            2 => (0u8..12).prop_map(Op::GetIfEven),
             4 => (0u8..12, any::<i32>()).prop_map(|(k, v)| Op::Set(k, v)),
             1 => (0u8..12).prop_map(Op::Del),
             1 => (0u8..12).prop_map(Op::Contains),
@@ -533,6 +593,17 @@ mod tests {
                         });
                         if want.is_some() { hits += 1 } else { misses += 1 }
                         prop_assert_eq!(hit(&mut c, &k), want);
+                    }
+                    Op::GetIfEven(k) => {
+                        let k = k.to_string();
+                        let want = model.iter().position(|(mk, v)| *mk == k && v % 2 == 0).map(|p| {
+                            let e = model.remove(p).unwrap();
+                            let v = e.1;
+                            model.push_front(e);
+                            v
+                        });
+                        if want.is_some() { hits += 1 }
+                        prop_assert_eq!(c.get_if(&k, |v| v % 2 == 0).copied(), want);
                     }
                     Op::Set(k, v) => {
                         let k = k.to_string();

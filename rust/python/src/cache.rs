@@ -3,6 +3,12 @@
 //! Locking: one `parking_lot::Mutex` per cache. Nothing under the lock calls Python code:
 //! values the cache lets go of are returned from the critical section and dropped (decref'd,
 //! possibly running `__del__`, which may use this cache again) only after the lock is released.
+//!
+//! An entry may carry an *answer* besides its value (`remember`): what a caller computed from
+//! the value once and hands out again (`recall`) while the entry lives — the fast lane of free
+//! text keeps the finished response of a cached match there.
+
+use std::collections::HashSet;
 
 use ixp_core::lru::{ttl_from_secs, Lookup};
 use parking_lot::Mutex;
@@ -10,10 +16,48 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+/// A cached value, and the answer remembered with it.
+struct Entry {
+    value: PyObject,
+    answer: Option<Box<Answer>>,
+}
+
+struct Answer {
+    answer: PyObject,
+    /// The `Origin` values it holds for (`None`: any, or none given).
+    origins: Option<HashSet<String>>,
+}
+
+impl Answer {
+    fn holds_for(&self, origin: Option<&str>) -> bool {
+        match (origin, &self.origins) {
+            (Some(origin), Some(origins)) => origins.contains(origin),
+            _ => true,
+        }
+    }
+}
+
 /// Bounded LRU cache with optional TTL (seconds) and hit/miss/eviction/expiration counters.
 #[pyclass(frozen, module = "ixp._core")]
 pub struct LruCache {
-    inner: Mutex<ixp_core::LruCache<PyObject>>,
+    inner: Mutex<ixp_core::LruCache<Entry>>,
+}
+
+impl LruCache {
+    /// `recall` of a key given as `&str`: the answer remembered for `key`'s live entry, if it
+    /// holds for `origin` (then a hit); otherwise `None`, and nothing counted or touched.
+    pub(crate) fn recall_str(
+        &self,
+        py: Python<'_>,
+        key: &str,
+        origin: Option<&str>,
+    ) -> Option<PyObject> {
+        let mut cache = self.inner.lock();
+        let entry = cache.get_if(key, |e| {
+            e.answer.as_ref().is_some_and(|a| a.holds_for(origin))
+        })?;
+        entry.answer.as_ref().map(|a| a.answer.clone_ref(py))
+    }
 }
 
 fn value_error(e: impl ToString) -> PyErr {
@@ -44,7 +88,7 @@ impl LruCache {
         let found = {
             let mut cache = self.inner.lock();
             match cache.get(key) {
-                Lookup::Hit(v) => Some(v.clone_ref(py)),
+                Lookup::Hit(e) => Some(e.value.clone_ref(py)),
                 Lookup::Miss => None,
                 Lookup::Expired(v) => {
                     expired = Some(v);
@@ -60,9 +104,45 @@ impl LruCache {
     #[pyo3(signature = (key, value, ttl = None))]
     fn set(&self, key: &str, value: PyObject, ttl: Option<f64>) -> PyResult<()> {
         let ttl = ttl.map(ttl_from_secs).transpose().map_err(value_error)?;
-        let released = self.inner.lock().insert(key, value, ttl);
+        let entry = Entry {
+            value,
+            answer: None,
+        };
+        let released = self.inner.lock().insert(key, entry, ttl);
         drop(released);
         Ok(())
+    }
+
+    /// Attaches `answer` to `key`'s live entry if it still holds `value` (the same object), for
+    /// `recall`; `origins`: the `Origin` values it holds for (None: any). Replacing the value
+    /// drops the answer. Touches no counter and no recency; False if there is no such entry.
+    #[pyo3(signature = (key, value, answer, origins = None))]
+    fn remember(
+        &self,
+        key: &str,
+        value: &Bound<'_, PyAny>,
+        answer: PyObject,
+        origins: Option<HashSet<String>>,
+    ) -> bool {
+        let answer = Box::new(Answer { answer, origins });
+        let released = {
+            let mut cache = self.inner.lock();
+            match cache.peek_mut(key) {
+                Some(entry) if entry.value.is(value) => Ok(entry.answer.replace(answer)),
+                _ => Err(answer),
+            }
+        };
+        let remembered = released.is_ok();
+        drop(released);
+        remembered
+    }
+
+    /// The answer remembered for `key`'s live entry, if it holds for `origin` (None: no
+    /// `Origin`): then a hit, made most recent, as `get` counts it. Otherwise None, with
+    /// nothing counted or touched (a `get` that follows has the effects it has alone).
+    #[pyo3(signature = (key, origin = None))]
+    fn recall(&self, py: Python<'_>, key: &str, origin: Option<&str>) -> Option<PyObject> {
+        self.recall_str(py, key, origin)
     }
 
     /// Removes `key`; True if a live entry was removed.

@@ -4,9 +4,11 @@
 use pyo3::prelude::*;
 
 mod cache;
+mod clock;
 mod histogram;
 mod matcher;
 mod pattern;
+mod process;
 mod render;
 mod route_stats;
 
@@ -19,6 +21,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<render::RenderTable>()?;
     m.add_class::<pattern::Pattern>()?;
     m.add_class::<route_stats::RouteStats>()?;
+    m.add_class::<process::ProcessLane>()?;
     m.add_function(wrap_pyfunction!(route_stats::monotonic_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(clock::utc_timestamp, m)?)?;
     Ok(())
 }

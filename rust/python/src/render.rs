@@ -2,8 +2,11 @@
 
 use std::cell::RefCell;
 
-use ixp_core::render::{IntentSpec, IntentState, PatternPolicy, RenderOutcome, Validation};
+use ixp_core::render::{
+    ErrorCode, IntentSpec, IntentState, PatternPolicy, RenderOutcome, Validation, Wire,
+};
 use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
@@ -112,6 +115,39 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// `f` with this thread's buffer (a fresh one if it is in use: a pattern hook re-entering).
+fn with_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            let result = f(&mut buffer);
+            if buffer.capacity() > KEEP_BUFFER {
+                *buffer = Vec::new();
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// The `Origin` header as `&str` (`Some(None)` when absent); `None` for a str that is not valid
+/// UTF-8 (lone surrogates): not ours to judge, the request is declined.
+pub(crate) fn origin_str<'a>(origin: Option<&'a Bound<'_, PyString>>) -> Option<Option<&'a str>> {
+    match origin {
+        Some(o) => o.to_str().ok().map(Some),
+        None => Some(None),
+    }
+}
+
+/// The code as an interned Python string (no allocation per error).
+fn code_str(py: Python<'_>, code: ErrorCode) -> &Bound<'_, PyString> {
+    match code {
+        ErrorCode::InvalidRequest => intern!(py, "INVALID_REQUEST"),
+        ErrorCode::OriginNotAllowed => intern!(py, "ORIGIN_NOT_ALLOWED"),
+        ErrorCode::IntentNotSupported => intern!(py, "INTENT_NOT_SUPPORTED"),
+        ErrorCode::ComponentNotFound => intern!(py, "COMPONENT_NOT_FOUND"),
+    }
+}
+
 /// Intents with compiled parameter schemas and pre-encoded envelopes; immutable, thread-safe.
 #[pyclass(frozen, module = "ixp._core")]
 pub struct RenderTable {
@@ -142,11 +178,7 @@ impl RenderTable {
         body: &[u8],
         origin: Option<&Bound<'py, PyString>>,
     ) -> Option<Bound<'py, PyBytes>> {
-        // A str that is not valid UTF-8 (lone surrogates): not ours to judge.
-        let origin = match origin {
-            Some(o) => Some(o.to_str().ok()?),
-            None => None,
-        };
+        let origin = origin_str(origin)?;
         BUFFER.with_borrow_mut(|buffer| {
             let rendered = self
                 .inner
@@ -169,12 +201,8 @@ impl RenderTable {
         origin: Option<&Bound<'py, PyString>>,
         check_pattern: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyObject> {
-        let origin = match origin {
-            Some(o) => match o.to_str() {
-                Ok(o) => Some(o),
-                Err(_) => return Ok(py.None()),
-            },
-            None => None,
+        let Some(origin) = origin_str(origin) else {
+            return Ok(py.None());
         };
         let outcome = with_hook(check_pattern, |hook| {
             self.inner.render_outcome(body, origin, hook)
@@ -189,6 +217,43 @@ impl RenderTable {
                     .unbind()
             }
             RenderOutcome::Decline => py.None(),
+        })
+    }
+
+    /// `render_outcome` as the lane sends it: the descriptor (bytes), the error as
+    /// `(status, code, envelope up to its timestamp, envelope after it up to the request id)`,
+    /// or None (take the Python path). The envelope is `ixp.http.errors`'s, byte for byte.
+    #[pyo3(signature = (body, origin, check_pattern = None))]
+    fn render_wire<'py>(
+        &self,
+        py: Python<'py>,
+        body: &[u8],
+        origin: Option<&Bound<'py, PyString>>,
+        check_pattern: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyObject> {
+        let Some(origin) = origin_str(origin) else {
+            return Ok(py.None());
+        };
+        with_buffer(|buffer| {
+            let wire = with_hook(check_pattern, |hook| {
+                self.inner.render_wire(body, origin, hook, buffer)
+            })?;
+            Ok(match wire {
+                Wire::Body => PyBytes::new(py, buffer).into_any().unbind(),
+                Wire::Error {
+                    status,
+                    code,
+                    timestamp_at,
+                } => {
+                    let (head, tail) = buffer.split_at(timestamp_at);
+                    let parts = (PyBytes::new(py, head), PyBytes::new(py, tail));
+                    (status, code_str(py, code), parts.0, parts.1)
+                        .into_pyobject(py)?
+                        .into_any()
+                        .unbind()
+                }
+                Wire::Decline => py.None(),
+            })
         })
     }
 

@@ -45,8 +45,19 @@ impl<'s, 'a, 'h> Collector<'s, 'a, 'h> {
     }
 
     fn object(&mut self, schema: &'s ObjectSchema, members: &Members<'_>) {
+        self.object_from(schema, members, 0);
+    }
+
+    /// The issues of the fields of `schema` from `start` on, in `members` (the top level, whose
+    /// fields before `start` the success path found valid).
+    pub(super) fn object_from(
+        &mut self,
+        schema: &'s ObjectSchema,
+        members: &Members<'_>,
+        start: usize,
+    ) {
         let input = Object::new(members);
-        for field in &schema.fields {
+        for field in schema.fields.get(start..).unwrap_or_default() {
             self.path.push(&field.name);
             match input.get(&field.name) {
                 None if field.required => self.push(IssueKind::Required {

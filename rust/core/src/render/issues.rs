@@ -88,19 +88,19 @@ impl From<Num> for Bound {
 
 impl Bound {
     /// `_num(bound)`: as JavaScript prints it (`5`, not `5.0`).
-    fn message_text(&self) -> String {
+    fn push_message_text(&self, out: &mut String) {
         match self {
-            Bound::Int(digits) => digits.clone(),
-            Bound::Float(f) if f.fract() == 0.0 => float_as_integer(*f),
-            Bound::Float(f) => python_repr(*f),
+            Bound::Int(digits) => out.push_str(digits),
+            Bound::Float(f) if f.fract() == 0.0 => out.push_str(&float_as_integer(*f)),
+            Bound::Float(f) => out.push_str(&python_repr(*f)),
         }
     }
 
     /// As msgspec encodes it.
-    fn json_text(&self) -> String {
+    fn write_json(&self, out: &mut Vec<u8>) {
         match self {
-            Bound::Int(digits) => digits.clone(),
-            Bound::Float(f) => msgspec_float(*f),
+            Bound::Int(digits) => out.extend_from_slice(digits.as_bytes()),
+            Bound::Float(f) => out.extend_from_slice(msgspec_float(*f).as_bytes()),
         }
     }
 }
@@ -108,27 +108,42 @@ impl Bound {
 impl Issue {
     /// The issue's `message`.
     pub fn message(&self) -> String {
+        let mut message = String::new();
+        self.push_message(&mut message);
+        message
+    }
+
+    /// Appends the issue's `message` to `out`.
+    fn push_message(&self, out: &mut String) {
         match &self.kind {
             IssueKind::InvalidType { expected, received } => {
-                format!("Expected {expected}, received {}", received.as_str())
+                out.push_str("Expected ");
+                out.push_str(expected);
+                out.push_str(", received ");
+                out.push_str(received.as_str());
             }
-            IssueKind::Required { .. } => "Required".into(),
-            IssueKind::NotAnInteger => "Expected integer, received float".into(),
+            IssueKind::Required { .. } => out.push_str("Required"),
+            IssueKind::NotAnInteger => out.push_str("Expected integer, received float"),
             IssueKind::InvalidEnumValue { received, options } => {
-                format!(
-                    "Invalid enum value. Expected {}, received '{received}'",
-                    listing(options)
-                )
+                out.push_str("Invalid enum value. Expected ");
+                push_listing(out, options);
+                out.push_str(", received '");
+                out.push_str(received);
+                out.push('\'');
             }
-            IssueKind::TooSmall { size, bound } => size_message(*size, bound, true),
-            IssueKind::TooBig { size, bound } => size_message(*size, bound, false),
-            IssueKind::Regex => "Invalid".into(),
+            IssueKind::TooSmall { size, bound } => push_size_message(out, *size, bound, true),
+            IssueKind::TooBig { size, bound } => push_size_message(out, *size, bound, false),
+            IssueKind::Regex => out.push_str("Invalid"),
         }
     }
 
     /// The issue object, in `validation.py`'s key order, encoded like msgspec.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let message = self.message();
+        self.write_json_with(out, &self.message());
+    }
+
+    /// [`Issue::write_json`], the issue's `message` being `message`.
+    fn write_json_with(&self, out: &mut Vec<u8>, message: &str) {
         let mut object = JsonObject::new(out);
         match &self.kind {
             IssueKind::InvalidType { expected, received } => {
@@ -136,21 +151,21 @@ impl Issue {
                 object.string("expected", expected);
                 object.string("received", received.as_str());
                 object.path(&self.path);
-                object.string("message", &message);
+                object.string("message", message);
             }
             IssueKind::Required { expected } => {
                 object.string("code", "invalid_type");
                 object.string("expected", expected);
                 object.string("received", "undefined");
                 object.path(&self.path);
-                object.string("message", &message);
+                object.string("message", message);
             }
             IssueKind::NotAnInteger => {
                 object.string("code", "invalid_type");
                 object.string("expected", "integer");
                 object.string("received", "float");
                 object.path(&self.path);
-                object.string("message", &message);
+                object.string("message", message);
             }
             IssueKind::InvalidEnumValue { received, options } => {
                 object.string("received", received);
@@ -165,25 +180,23 @@ impl Issue {
                 }
                 object.out.push(b']');
                 object.path(&self.path);
-                object.string("message", &message);
+                object.string("message", message);
             }
             IssueKind::TooSmall { size, bound } | IssueKind::TooBig { size, bound } => {
                 let small = matches!(self.kind, IssueKind::TooSmall { .. });
                 object.string("code", if small { "too_small" } else { "too_big" });
-                object.raw(
-                    if small { "minimum" } else { "maximum" },
-                    &bound.json_text(),
-                );
+                object.key(if small { "minimum" } else { "maximum" });
+                bound.write_json(object.out);
                 object.string("type", size_name(*size));
                 object.raw("inclusive", "true");
                 object.raw("exact", "false");
-                object.string("message", &message);
+                object.string("message", message);
                 object.path(&self.path);
             }
             IssueKind::Regex => {
                 object.string("validation", "regex");
                 object.string("code", "invalid_string");
-                object.string("message", &message);
+                object.string("message", message);
                 object.path(&self.path);
             }
         }
@@ -198,38 +211,67 @@ pub struct Issues(pub Vec<Issue>);
 impl Issues {
     /// `validation_error(issues).message`: `Parameter validation failed: …`.
     pub fn message(&self) -> String {
-        let mut message = String::from("Parameter validation failed: ");
-        for (i, issue) in self.0.iter().enumerate() {
-            if i > 0 {
-                message.push_str(", ");
-            }
-            message.push_str(&issue.message());
-            if !issue.path.is_empty() {
-                let _ = write!(message, " at '{}'", issue.path.join("."));
-            }
-        }
-        message
+        self.write(None)
     }
 
     /// The issue list as JSON (`details.validationErrors`).
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = vec![b'['];
-        for (i, issue) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            issue.write_json(&mut out);
-        }
-        out.push(b']');
+        let mut out = Vec::new();
+        self.write(Some(&mut out));
         out
     }
 
     /// The error's `details` as JSON: `{"validationErrors": [...]}`.
     pub fn details_json(&self) -> Vec<u8> {
-        let mut out = b"{\"validationErrors\":".to_vec();
-        out.extend_from_slice(&self.to_json());
-        out.push(b'}');
-        out
+        self.message_and_details().1
+    }
+
+    /// [`Issues::message`] and [`Issues::details_json`] in one pass: each issue's message is
+    /// formatted once, for both.
+    pub fn message_and_details(&self) -> (String, Vec<u8>) {
+        let mut details = Vec::with_capacity(24 + 192 * self.0.len());
+        details.extend_from_slice(b"{\"validationErrors\":");
+        let message = self.write(Some(&mut details));
+        details.push(b'}');
+        (message, details)
+    }
+
+    /// The message; the issue list is appended to `list` as JSON, if given.
+    fn write(&self, mut list: Option<&mut Vec<u8>>) -> String {
+        let mut message = String::with_capacity(32 + 64 * self.0.len());
+        message.push_str("Parameter validation failed: ");
+        let mut one = String::new();
+        if let Some(list) = list.as_deref_mut() {
+            list.push(b'[');
+        }
+        for (i, issue) in self.0.iter().enumerate() {
+            if i > 0 {
+                message.push_str(", ");
+            }
+            one.clear();
+            issue.push_message(&mut one);
+            message.push_str(&one);
+            if !issue.path.is_empty() {
+                message.push_str(" at '");
+                for (j, part) in issue.path.iter().enumerate() {
+                    if j > 0 {
+                        message.push('.');
+                    }
+                    message.push_str(part);
+                }
+                message.push('\'');
+            }
+            if let Some(list) = list.as_deref_mut() {
+                if i > 0 {
+                    list.push(b',');
+                }
+                issue.write_json_with(list, &one);
+            }
+        }
+        if let Some(list) = list {
+            list.push(b']');
+        }
+        message
     }
 }
 
@@ -245,20 +287,23 @@ impl<'o> JsonObject<'o> {
         JsonObject { out, first: true }
     }
 
-    fn key(&mut self, key: &str) {
+    /// `key`: one of the issue objects' own names, which need no escaping.
+    fn key(&mut self, key: &'static str) {
+        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric()));
         if !std::mem::take(&mut self.first) {
             self.out.push(b',');
         }
-        write_str(self.out, key);
-        self.out.push(b':');
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
     }
 
-    fn string(&mut self, key: &str, value: &str) {
+    fn string(&mut self, key: &'static str, value: &str) {
         self.key(key);
         write_str(self.out, value);
     }
 
-    fn raw(&mut self, key: &str, json: &str) {
+    fn raw(&mut self, key: &'static str, json: &str) {
         self.key(key);
         self.out.extend_from_slice(json.as_bytes());
     }
@@ -276,13 +321,16 @@ impl<'o> JsonObject<'o> {
     }
 }
 
-/// `'a' | 'b'`, as the enum's issues list its options.
-pub(super) fn listing(options: &[impl AsRef<str>]) -> String {
-    let quoted: Vec<String> = options
-        .iter()
-        .map(|o| format!("'{}'", o.as_ref()))
-        .collect();
-    quoted.join(" | ")
+/// Appends `'a' | 'b'`, as the enum's issues list its options.
+fn push_listing(out: &mut String, options: &[impl AsRef<str>]) {
+    for (i, option) in options.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" | ");
+        }
+        out.push('\'');
+        out.push_str(option.as_ref());
+        out.push('\'');
+    }
 }
 
 fn size_name(size: Size) -> &'static str {
@@ -293,25 +341,30 @@ fn size_name(size: Size) -> &'static str {
     }
 }
 
-/// `_size_issue`'s message.
-fn size_message(size: Size, bound: &Bound, small: bool) -> String {
-    let bound = bound.message_text();
+/// Appends `_size_issue`'s message to `out`.
+fn push_size_message(out: &mut String, size: Size, bound: &Bound, small: bool) {
     match size {
         Size::Number => {
-            let relation = if small {
-                "greater than or equal to"
+            out.push_str(if small {
+                "Number must be greater than or equal to "
             } else {
-                "less than or equal to"
-            };
-            format!("Number must be {relation} {bound}")
+                "Number must be less than or equal to "
+            });
+            bound.push_message_text(out);
         }
         Size::String | Size::Array => {
             let (noun, unit) = match size {
-                Size::String => ("String", "character(s)"),
-                _ => ("Array", "element(s)"),
+                Size::String => ("String", " character(s)"),
+                _ => ("Array", " element(s)"),
             };
-            let relation = if small { "at least" } else { "at most" };
-            format!("{noun} must contain {relation} {bound} {unit}")
+            out.push_str(noun);
+            out.push_str(if small {
+                " must contain at least "
+            } else {
+                " must contain at most "
+            });
+            bound.push_message_text(out);
+            out.push_str(unit);
         }
     }
 }

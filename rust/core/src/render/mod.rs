@@ -70,7 +70,7 @@ mod tests;
 mod write;
 
 pub use issues::{Bound, Issue, IssueKind, Issues, JsType, Size};
-pub use outcome::{ErrorCode, RenderError, RenderOutcome, Validation};
+pub use outcome::{ErrorCode, RenderError, RenderOutcome, Validation, Wire};
 pub use pattern::Pattern;
 pub use schema::{ExternalPattern, PatternHook, PatternPolicy, SchemaError, SchemaErrorKind};
 
@@ -298,6 +298,36 @@ impl RenderTable {
         }
     }
 
+    /// [`RenderTable::render_outcome`] written for the wire into `out` (cleared first): the
+    /// response body, or the error's envelope around its timestamp (the caller adds the
+    /// timestamp and the request id), with no intermediate copy of the body.
+    pub fn render_wire(
+        &self,
+        body: &[u8],
+        origin: Option<&str>,
+        hook: Option<&mut PatternHook<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Wire {
+        out.clear();
+        let answer = with_arena(|bump| self.answer(bump, body, origin, out, hook, Mode::Full));
+        match answer {
+            Answer::Rendered => Wire::Body,
+            Answer::Error(e) => {
+                out.clear();
+                let timestamp_at = e.write_envelope(out);
+                Wire::Error {
+                    status: e.status,
+                    code: e.code,
+                    timestamp_at,
+                }
+            }
+            Answer::Decline => {
+                out.clear();
+                Wire::Decline
+            }
+        }
+    }
+
     /// `ParameterValidator.validate` of `intent` on the JSON text `parameters`: the validated
     /// props as JSON, or every issue. `None` when the intent is not registered.
     pub fn validate(
@@ -435,19 +465,20 @@ fn validate_into(
         Some(Value::Object(members)) => Some(&members[..]),
         Some(_) => None,
     };
-    if let Some(members) = members {
-        if schema.write_validated(members, options, out, &mut externals) {
-            return Checked::Valid;
-        }
-    }
+    let failed_at = match members.map(|m| schema.write_validated(m, options, out, &mut externals)) {
+        Some(Ok(())) => return Checked::Valid,
+        Some(Err(index)) => Some(index),
+        None => None,
+    };
     if mode == Mode::SuccessOnly {
         return Checked::Decline;
     }
-    // The error path: validate again, this time finding every issue.
+    // The error path: every issue, from the field where the success path stopped (the fields
+    // before it are valid) — or of `parameters` itself when it is not an object.
     let mut collector = Collector::new(externals);
-    match parameters {
-        None => collector.parameters(schema, &Value::Object(&[])),
-        Some(value) => collector.parameters(schema, value),
+    match (members, failed_at) {
+        (Some(members), Some(index)) => collector.object_from(schema, members, index),
+        _ => collector.parameters(schema, parameters.unwrap_or(&Value::Object(&[]))),
     }
     if collector.externals.undecided || collector.issues.is_empty() {
         return Checked::Decline;
@@ -466,7 +497,7 @@ thread_local! {
 
 /// Runs `f` with this thread's arena, reset; a fresh arena if it is unavailable (only when
 /// re-entered, or during thread teardown).
-fn with_arena<R>(f: impl FnOnce(&Bump) -> R) -> R {
+pub(crate) fn with_arena<R>(f: impl FnOnce(&Bump) -> R) -> R {
     let mut f = Some(f);
     let reused = ARENA.try_with(|cell| {
         let mut arena = cell.try_borrow_mut().ok()?;

@@ -91,11 +91,12 @@ impl RenderError {
     }
 
     pub(super) fn invalid_parameters(issues: &Issues) -> Self {
+        let (message, details) = issues.message_and_details();
         RenderError {
             status: 400,
             code: ErrorCode::InvalidRequest,
-            message: issues.message(),
-            details: Some(issues.details_json()),
+            message,
+            details: Some(details),
         }
     }
 
@@ -107,6 +108,46 @@ impl RenderError {
             details: None,
         }
     }
+}
+
+impl RenderError {
+    /// The protocol's error envelope (`ixp.http.errors`, docs/protocol.md §2.1) up to its
+    /// timestamp — `{"error":{"code":…,"message":…,"timestamp":"` — then the rest up to the
+    /// `requestId` — `"` and `,"details":…` — appended to `out`. Returns where the
+    /// timestamp goes (the length of `out` after the first part).
+    pub fn write_envelope(&self, out: &mut Vec<u8>) -> usize {
+        let details = self.details.as_deref().unwrap_or_default();
+        out.reserve(64 + self.message.len() + details.len());
+        out.extend_from_slice(b"{\"error\":{\"code\":\"");
+        out.extend_from_slice(self.code.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"message\":");
+        write_str(out, &self.message);
+        out.extend_from_slice(b",\"timestamp\":\"");
+        let timestamp_at = out.len();
+        out.push(b'"');
+        if self.details.is_some() {
+            out.extend_from_slice(b",\"details\":");
+            out.extend_from_slice(details);
+        }
+        timestamp_at
+    }
+}
+
+/// What the fast lane of `POST /ixp/render` sends ([`RenderTable::render_wire`](super::RenderTable::render_wire)):
+/// [`RenderOutcome`] written for the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// The buffer holds the response body.
+    Body,
+    /// The buffer holds the error's envelope without its timestamp and request id
+    /// ([`RenderError::write_envelope`]); the timestamp goes at `timestamp_at`.
+    Error {
+        status: u16,
+        code: ErrorCode,
+        timestamp_at: usize,
+    },
+    /// Not answered here (see [`RenderOutcome::Decline`]); the buffer is empty.
+    Decline,
 }
 
 /// The result of validating parameters on their own ([`RenderTable::validate`](super::RenderTable::validate)).

@@ -342,5 +342,85 @@ proptest::proptest! {
                 proptest::prop_assert!(serde_json::from_slice::<serde_json::Value>(details).is_ok());
             }
         }
+        let mut out = b"stale".to_vec();
+        let wire = t.render_wire(body.as_bytes(), origin, None, &mut out);
+        proptest::prop_assert_eq!(wired(wire, &out), full);
+    }
+}
+
+/// The [`RenderOutcome`] that `render_wire`'s answer is written from, read back from the wire.
+fn wired(wire: Wire, out: &[u8]) -> RenderOutcome {
+    let (status, code, at) = match wire {
+        Wire::Body => return RenderOutcome::Ok(out.to_vec()),
+        Wire::Decline => {
+            assert!(out.is_empty());
+            return RenderOutcome::Decline;
+        }
+        Wire::Error {
+            status,
+            code,
+            timestamp_at,
+        } => (status, code, timestamp_at),
+    };
+    let (head, tail) = out.split_at(at);
+    let envelope = [head, b"2025-01-01T12:00:00.000Z", tail, b"}}"].concat();
+    let parsed: serde_json::Value = serde_json::from_slice(&envelope).unwrap();
+    let error = parsed["error"].as_object().unwrap();
+    let keys: Vec<&str> = error.keys().map(String::as_str).collect();
+    let details = error.get("details").map(|d| {
+        assert_eq!(keys, ["code", "message", "timestamp", "details"]);
+        serde_json::to_vec(d).unwrap()
+    });
+    if details.is_none() {
+        assert_eq!(keys, ["code", "message", "timestamp"]);
+    }
+    assert_eq!(error["code"], code.as_str());
+    assert_eq!(error["timestamp"], "2025-01-01T12:00:00.000Z");
+    RenderOutcome::Err(RenderError {
+        status,
+        code,
+        message: error["message"].as_str().unwrap().to_owned(),
+        details,
+    })
+}
+
+#[test]
+fn wire_errors_are_the_outcome_s_envelope() {
+    let t = table();
+    for (body, origin) in [
+        (r#"{"intent":{"name":"shop","parameters":{}}}"#, None),
+        (
+            r#"{"intent":{"name":"shop","parameters":{"q":"\"quoted\"\n"}}}"#,
+            Some("https://evil"),
+        ),
+        (r#"{"intent":{"name":"nope\u0001"}}"#, None),
+        (
+            r#"{"intent":{"name":"orphan","parameters":{"q":"x"}}}"#,
+            None,
+        ),
+        (r#"{"intent":{"name":"shop","parameters":{"q":"x"}}}"#, None),
+        (r#"{"intent":{"name":"old","parameters":{"q":"x"}}}"#, None),
+    ] {
+        let full = t.render_outcome(body.as_bytes(), origin, None);
+        let mut out = Vec::new();
+        let wire = t.render_wire(body.as_bytes(), origin, None, &mut out);
+        if let RenderOutcome::Err(e) = &full {
+            // Byte for byte: the envelope `ixp.http.errors` writes (details as they are).
+            let mut expected = br#"{"error":{"code":""#.to_vec();
+            expected.extend_from_slice(e.code.as_str().as_bytes());
+            expected.extend_from_slice(b"\",\"message\":");
+            expected.extend_from_slice(serde_json::to_string(&e.message).unwrap().as_bytes());
+            expected.extend_from_slice(b",\"timestamp\":\"\"");
+            if let Some(details) = &e.details {
+                expected.extend_from_slice(b",\"details\":");
+                expected.extend_from_slice(details);
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&expected),
+                "{body}"
+            );
+        }
+        assert_eq!(wired(wire, &out), full, "{body}");
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Output: compact JSON, non-ASCII as raw UTF-8 (msgspec's encoding, up to number spelling).
 //! Validation and output are one pass, in schema order, straight into the response buffer; on
-//! any failure the buffer is discarded (and [`collect`](super::collect) finds the issues).
+//! any failure the buffer is discarded (and [`collect`](super::collect) finds the issues, from
+//! the field where this pass stopped).
 
 use std::cmp::Ordering;
 
@@ -12,21 +13,23 @@ use super::schema::{as_num, cmp_num, Check, Externals, Num, ObjectSchema, StrChe
 
 impl ObjectSchema {
     /// Writes the validated object, with `options` merged like `{**props, **options}` (an option
-    /// replaces a prop in place; new keys follow in order). `false` when `members` is invalid.
+    /// replaces a prop in place; new keys follow in order). When `members` is invalid: the index
+    /// of the first field found invalid (every field before it is valid, so the issues are
+    /// collected from there: [`Collector::object_from`](super::collect::Collector::object_from)).
     pub(super) fn write_validated(
         &self,
         members: &Members<'_>,
         options: Option<&Object<'_, '_>>,
         out: &mut Vec<u8>,
         externals: &mut Externals<'_, '_>,
-    ) -> bool {
+    ) -> Result<(), usize> {
         let input = Object::new(members);
         out.push(b'{');
         let mut first = true;
-        for field in &self.fields {
+        for (index, field) in self.fields.iter().enumerate() {
             let value = match (input.get(&field.name), &field.default) {
                 (Some(value), _) => Some(value),
-                (None, _) if field.required => return false,
+                (None, _) if field.required => return Err(index),
                 (None, Some(_)) => None,
                 (None, None) => continue,
             };
@@ -37,13 +40,13 @@ impl ObjectSchema {
                 // Replaced by an option: still validated, not written.
                 (Some(v), Some(o)) => {
                     if !field.check.validate(v, None, externals) {
-                        return false;
+                        return Err(index);
                     }
                     write_value(out, o);
                 }
                 (Some(v), None) => {
                     if !field.check.validate(v, Some(out), externals) {
-                        return false;
+                        return Err(index);
                     }
                 }
                 (None, Some(o)) => write_value(out, o),
@@ -69,7 +72,7 @@ impl ObjectSchema {
             });
         }
         out.push(b'}');
-        true
+        Ok(())
     }
 }
 
@@ -113,7 +116,8 @@ impl Check {
                 return match out {
                     Some(out) => schema.write_validated(members, None, out, externals),
                     None => schema.write_validated(members, None, &mut Vec::new(), externals),
-                };
+                }
+                .is_ok();
             }
             _ => false,
         };
@@ -193,38 +197,77 @@ pub(super) fn write_json_str(out: &mut Vec<u8>, s: &JStr<'_>) {
     }
 }
 
+/// Bytes that JSON strings escape: `"`, backslash and the control characters (msgspec leaves
+/// everything else as it is, non-ASCII included).
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// `s` as a JSON string, escaped as msgspec escapes it. Runs without escapes are copied whole
+/// (error messages and issues are written with this: a table lookup per byte, not a branch).
 pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
+    while let Some(offset) = bytes[start..].iter().position(|&b| ESCAPED[usize::from(b)]) {
+        let i = start + offset;
         out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(&[
+        let b = bytes[i];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
                 HEX[usize::from(b >> 4)],
                 HEX[usize::from(b & 0xf)],
-            ]);
-        } else {
-            out.extend_from_slice(escape);
+            ]),
         }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_str;
+
+    #[test]
+    fn strings_are_escaped_as_json_encoders_do() {
+        let mut texts: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        texts.extend(
+            [
+                "",
+                "plain text",
+                "a\"b\\c\nd\re\tf\u{8}g\u{c}h\u{1}i\u{1f}",
+                "é ☃ 𝄞 \u{7f} \u{2028}",
+                "\"\"\\\\",
+            ]
+            .map(str::to_owned),
+        );
+        for text in texts {
+            let mut out = b"prefix".to_vec();
+            write_str(&mut out, &text);
+            let expected = format!("prefix{}", serde_json::to_string(&text).unwrap());
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{text:?}");
+        }
+    }
 }
