@@ -384,7 +384,10 @@ mod tests {
         }
         assert_eq!(rebuilt.buckets(), buckets);
         assert_eq!(rebuilt.to_bytes(), h.to_bytes());
-        assert!(LatencyHistogram::new(1_000, 2_000, 2).unwrap().buckets().is_empty());
+        assert!(LatencyHistogram::new(1_000, 2_000, 2)
+            .unwrap()
+            .buckets()
+            .is_empty());
     }
 
     #[test]
