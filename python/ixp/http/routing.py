@@ -18,9 +18,9 @@ from ixp.registry.version import Registry
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
 # A route's fast lane: (headers, body, origin) -> the response, an error as a `LaneError` tuple
 # (status, code, its envelope around the timestamp; the pipeline adds timestamp and request id and
-# counts it), or None to take the ordinary path. It runs without a Request object, a request-id context or the timeout
-# watchdog, so it must be synchronous, quick, log nothing and raise nothing: whatever it does not
-# answer, the ordinary path does.
+# counts it), or None to take the ordinary path. It runs without a Request object, a request-id
+# context or the timeout watchdog, so it must be synchronous, quick, log nothing and raise nothing:
+# whatever it does not answer, the ordinary path does.
 Lane = Callable[[Any, bytes, "str | None"], "Response | LaneError | None"]
 # A GET route whose body is encoded once per registry version: registry -> its CachedBody. The
 # pipeline answers GET from it without calling the handler (docs/protocol.md §5.4).
