@@ -4,7 +4,7 @@
 
 req/s on this shared 2-core machine moves by ±25 % between runs; instruction counts do not. For
 each target and endpoint of `http_bench.py` (the same 50-intent registry, the same requests: for
-ixp also the invalid render, a 400),
+ixp also the invalid render, a 400, and free text hitting the match cache),
 this starts Granian (`--workers 1`, every process under `valgrind --tool=callgrind`), sends
 `--warmup` requests, zeroes the counters (`callgrind_control -z`), sends `--requests` requests one
 after another on one keep-alive connection, dumps the counters and divides the user-space

@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from ixp.app import IXPApp
+from ixp.app import IXPApp, create_app
+from ixp.base.settings import Settings
 from ixp.registry import load_registry
 from tests._support import asgi_client, example_intents
 
@@ -242,3 +246,67 @@ async def test_expired_and_replaced_entries_take_the_ordinary_path(
         assert (await deals()).status_code == 404
         assert calls[0] == 3
     await app.storage.stop()
+
+
+# -- generated requests: the lane against the ordinary path ------------------------------------------
+
+MESSAGES = st.sampled_from(
+    ["show me books", "top 5 books", "top 500 books", "zzz", "track order AB123456", "deals", "hello",
+     "weather in Lisbon for 99 days", "how do I return", "", " "]
+)  # fmt: skip
+SPACES = st.sampled_from(["", " ", "  ", "\t", "\n", "\u00a0", "\u2003"])
+
+
+@st.composite
+def process_bodies(draw: st.DrawFn) -> bytes:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=60))
+    words = draw(MESSAGES).split(" ")
+    message = draw(SPACES) + "".join(w + draw(SPACES) for w in words)
+    if draw(st.booleans()):
+        message = draw(st.text(max_size=12))
+    members = [("message", json.dumps(message if draw(st.integers(0, 9)) else draw(st.integers())))]
+    for name, values in (
+        ("userId", ["null", "7", '"7"', "true"]),
+        ("options", ["null", "{}", '{"theme":"dark"}', "[]"]),
+        ("extra", ["1", "1e999", "123456789012345678901234567890", '{"a":[1,2]}']),
+    ):
+        if draw(st.integers(0, 3)) == 0:
+            members.append((name, draw(st.sampled_from(values))))
+    if draw(st.integers(0, 5)) == 0:
+        members.append(("message", json.dumps(draw(MESSAGES))))  # a duplicate: the last wins
+    order = draw(st.permutations(members))
+    return ("{" + ",".join(f'"{k}":{v}' for k, v in order) + "}").encode()
+
+
+@pytest.fixture(scope="module")
+def app_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[IXPApp, IXPApp]:
+    # Without keys, a `userId` is refused (403) before any storage is used.
+    def build(name: str) -> IXPApp:
+        return create_app(Settings(sqlite_path=str(tmp_path_factory.mktemp(name) / "ixp.db")))
+
+    return build("laned"), lanes_off(build("plain"))
+
+
+@settings(max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    body=process_bodies(),
+    content_type=st.sampled_from([JSON, "application/json; charset=UTF-8", "application/x+json", None]),
+    origin=st.sampled_from(
+        [None, "https://shop.example.com", "https://evil.example", "http://localhost:3000"]
+    ),
+)
+def test_generated_requests_get_the_same_bytes_either_way(
+    app_pair: tuple[IXPApp, IXPApp], body: bytes, content_type: str | None, origin: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    if origin:
+        headers["origin"] = origin
+
+    async def both() -> tuple[Exchange, Exchange]:
+        async with asgi_client(app_pair[0]) as laned, asgi_client(app_pair[1]) as plain:
+            return (await exchange(laned, body, headers, "gen"), await exchange(plain, body, headers, "gen"))
+
+    got, want = asyncio.run(both())
+    assert got == want
+    assert app_pair[0].processor.cache.stats() == app_pair[1].processor.cache.stats()
