@@ -117,13 +117,13 @@ async def test_postgres_stopped_mid_batch_is_503_for_its_requests_then_recovers(
         assert created.status_code == 201, created.text
         users.append(int(created.json()["id"]))
         assert (await process(client, users[-1])).status_code == 200
-    # Hold the first user's row: the next batch waits for it inside its transaction (and any
-    # write that arrives meanwhile waits in the queue behind it).
+    # Hold the three users' rows: whichever batch forms first waits inside its transaction, and
+    # every write that arrives meanwhile waits in the queue behind it — none can commit.
     holder = await asyncpg.connect(service_env("IXP_TEST_DATABASE_URL"), timeout=10)
     services = Services()
     try:
         await holder.execute("BEGIN")
-        await holder.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", min(users))
+        await holder.execute("SELECT 1 FROM users WHERE id = ANY($1::bigint[]) FOR UPDATE", users)
         requests = [asyncio.create_task(process(client, user)) for user in users]
         deadline = time.monotonic() + 10
         commits = app.storage.sessions
