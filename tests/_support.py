@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,17 @@ def example_components() -> dict[str, Any]:
 
 def asgi_client(app: IXPApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+@contextlib.asynccontextmanager
+async def started(app: IXPApp) -> AsyncIterator[tuple[IXPApp, httpx.AsyncClient]]:
+    """`app` started (its start-up hooks run) with its in-process client; shut down on exit."""
+    await app.startup()
+    try:
+        async with asgi_client(app) as client:
+            yield app, client
+    finally:
+        await app.shutdown()
 
 
 def service_settings() -> dict[str, Any]:

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from ixp.base.errors import ConfigError
 from ixp.base.shared import birth, default_shared_dir, shared_dir, sweep_dead_servers
 
 
@@ -27,7 +30,14 @@ def test_workers_of_one_parent_meet_in_one_directory() -> None:
     for child in children:
         child.join(timeout=10)
     assert found == {str(Path("/dev/shm") / f"ixp-{os.getpid()}-{birth(os.getpid())}")}
-    assert shared_dir("/srv/ixp-shared") == Path("/srv/ixp-shared")
+
+
+def test_an_explicit_directory_is_created_or_refused_by_name(tmp_path: Path) -> None:
+    assert shared_dir(str(tmp_path / "a" / "b")) == tmp_path / "a" / "b"
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"IXP_SHARED_DIR: cannot create the directory '.*file/under'"):
+        shared_dir(str(tmp_path / "file" / "under"))
 
 
 def test_sweep_removes_only_directories_of_gone_servers(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ixp.app import IXPApp
-from tests._support import Services, asgi_client, service_settings
+from tests._support import Services, service_settings, started
 
 pytestmark = pytest.mark.services
 
@@ -22,12 +22,8 @@ pytestmark = pytest.mark.services
 @pytest.fixture
 async def served(make_app: Callable[..., IXPApp]) -> AsyncIterator[tuple[IXPApp, httpx.AsyncClient]]:
     app = make_app(**service_settings(), rate_limit="1000/60s")
-    await app.startup()
-    try:
-        async with asgi_client(app) as client:
-            yield app, client
-    finally:
-        await app.shutdown()
+    async with started(app) as served:
+        yield served
 
 
 async def until(check: Callable[[], Any], timeout: float = 30.0) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
@@ -14,7 +13,7 @@ import pytest
 
 from ixp.app import IXPApp
 from ixp.storage.base import IntentLog
-from tests._support import asgi_client
+from tests._support import asgi_client, service_settings, started
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -23,19 +22,10 @@ async def served(
 ) -> AsyncIterator[tuple[IXPApp, httpx.AsyncClient]]:
     settings: dict[str, Any] = {}
     if request.param == "postgres":
-        database_url = os.environ.get("IXP_TEST_DATABASE_URL")
-        redis_url = os.environ.get("IXP_TEST_REDIS_URL")
-        assert database_url and redis_url, (
-            "IXP_TEST_DATABASE_URL/IXP_TEST_REDIS_URL unset: run scripts/test.sh"
-        )
-        settings = {"database_url": database_url, "redis_url": redis_url, "db_pool_min": 1, "db_pool_max": 4}
+        settings = service_settings()
     app = make_app(**settings)
-    await app.startup()
-    try:
-        async with asgi_client(app) as client:
-            yield app, client
-    finally:
-        await app.shutdown()
+    async with started(app) as served:
+        yield served
 
 
 def email() -> str:

@@ -86,3 +86,19 @@ def test_label_values_are_escaped() -> None:
     metrics = Metrics([])
     metrics.record('we"ird\\route', 200, 1000, None)
     assert 'route="we\\"ird\\\\route"' in metrics.to_prometheus((0, 0)).decode()
+
+
+async def test_an_unknown_scope_is_a_400_naming_the_parameter(client: httpx.AsyncClient) -> None:
+    for scope in ("planet", "", "HOST", "worker,host"):
+        response = await client.get("/ixp/metrics", params={"scope": scope})
+        if scope == "":  # an empty value is the default scope
+            assert response.status_code == 200 and response.json()["scope"] in ("cluster", "host")
+            continue
+        assert response.status_code == 400, scope
+        error = response.json()["error"]
+        assert error["code"] == "INVALID_REQUEST"
+        assert (
+            error["message"]
+            == f"Query parameter 'scope' must be 'cluster', 'host' or 'worker', got '{scope}'"
+        )
+    assert (await client.get("/ixp/metrics", params={"scope": "worker"})).json()["scope"] == "worker"

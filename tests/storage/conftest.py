@@ -17,7 +17,7 @@ import pytest
 
 from ixp.app import IXPApp
 from ixp.storage import PostgresStore, SqliteStore, Store
-from tests._support import Services, asgi_client, service_env, service_settings
+from tests._support import Services, service_env, service_settings, started
 
 
 @pytest.fixture
@@ -122,9 +122,5 @@ async def served(
 ) -> AsyncIterator[tuple[IXPApp, httpx.AsyncClient]]:
     """A started app and its in-process client: on SQLite, or on PostgreSQL + Redis."""
     app = make_app(**(service_settings() if request.param == "postgres" else {}))
-    await app.startup()
-    try:
-        async with asgi_client(app) as client:
-            yield app, client
-    finally:
-        await app.shutdown()
+    async with started(app) as served:
+        yield served

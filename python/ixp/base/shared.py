@@ -14,6 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ixp.base.errors import ConfigError
+
 SHARED_BASE = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
 
 
@@ -25,7 +27,20 @@ def default_shared_dir() -> Path | None:
 
 
 def shared_dir(explicit: str | None) -> Path | None:
-    return Path(explicit) if explicit else default_shared_dir()
+    """`IXP_SHARED_DIR` (created if missing; a path that cannot be a writable directory stops
+    start-up naming the setting) or the default."""
+    if not explicit:
+        return default_shared_dir()
+    path = Path(explicit)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"IXP_SHARED_DIR: cannot create the directory '{explicit}': {exc.strerror}"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"IXP_SHARED_DIR: the directory '{explicit}' is not writable by this process")
+    return path
 
 
 def birth(pid: int) -> str:
