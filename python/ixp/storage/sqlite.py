@@ -5,6 +5,12 @@ single-thread executor, so calls are serialized without a lock and the event loo
 WAL lets readers in other processes proceed while one writes; `busy_timeout` makes a writer wait for
 another process's write lock instead of failing; every write transaction starts with
 `BEGIN IMMEDIATE`, so it takes the write lock up front and never fails half-way on a lock upgrade.
+
+The current sessions this process last wrote or read are kept decoded (`SessionMemo`), so a batch
+of session writes reads and decodes no context: only its UPDATE and COMMIT reach the file. The memo
+is only trusted while no other connection has committed since it was filled: `PRAGMA data_version`
+(read inside the write transaction, so nothing can commit between the check and the write) changes
+exactly when another connection commits; then the memo is dropped and refilled from the file.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from ixp.storage.base import (
     UnknownUser,
     User,
 )
-from ixp.storage.sessions import SessionPlan, record_one
+from ixp.storage.sessions import SessionMemo, SessionPlan, record_one
 
 T = TypeVar("T")
 
@@ -100,6 +106,10 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight = 0
+        # The current sessions as of this connection's last look (see the module doc); only
+        # touched by the executor's one thread.
+        self.memo = SessionMemo()
+        self._data_version: int | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -247,8 +257,29 @@ class SqliteStore:
     # -- sessions ---------------------------------------------------------------------------------
 
     async def current_session(self, user_id: int) -> Session | None:
-        row = await self._run(lambda conn: conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone())
-        return None if row is None else _session(row)
+        def job(conn: sqlite3.Connection) -> Session | None:
+            memo = self._valid_memo(conn)
+            known = memo.get(user_id)
+            if known is not None:
+                memo.hits += 1
+                return known[0]
+            memo.misses += 1
+            row = conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone()
+            if row is None:
+                return None
+            session = _session(row)
+            memo.remember(session)  # should another connection commit meanwhile, the next look drops it
+            return session
+
+        return await self._run(job)
+
+    def _valid_memo(self, conn: sqlite3.Connection) -> SessionMemo:
+        """The memo, emptied first if another connection committed since the last look."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self.memo.clear()
+            self._data_version = version
+        return self.memo
 
     async def record_intent(
         self, user_id: int, intent: str, parameters: dict[str, Any], session_idle_seconds: int = 1800
@@ -261,15 +292,26 @@ class SqliteStore:
         if not writes:
             return []
         idle = timedelta(seconds=session_idle_seconds)
-        wanted = _encode(sorted({w.user_id for w in writes})).decode()
+        users = {w.user_id for w in writes}
 
-        def apply(conn: sqlite3.Connection) -> list[Session | UnknownUser]:
-            known = {row[0] for row in conn.execute(_SQL_KNOWN_USERS, (wanted,))}
+        def apply(conn: sqlite3.Connection) -> tuple[list[Session | UnknownUser], dict[int, Session]]:
+            memo = self._valid_memo(conn)  # inside the write transaction: nobody else commits now
             current: dict[int, Session] = {}
-            for user_id in known:  # one index lookup each, in-process: no round trip to save
-                row = conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone()
-                if row is not None:
-                    current[user_id] = _session(row)
+            for user_id in users:
+                known_session = memo.get(user_id)
+                if known_session is not None:
+                    current[user_id] = known_session[0]
+            memo.hits += len(current)
+            known: set[int] = set(current)  # a user with a session exists (ON DELETE CASCADE)
+            others = sorted(users - known)
+            if others:
+                memo.misses += len(others)
+                wanted = _encode(others).decode()
+                for (user_id,) in conn.execute(_SQL_KNOWN_USERS, (wanted,)).fetchall():
+                    known.add(user_id)
+                    row = conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone()
+                    if row is not None:
+                        current[user_id] = _session(row)
             plan = SessionPlan(writes, known, current, idle)
             conn.executemany(
                 _SQL_TOUCH_SESSION,
@@ -285,10 +327,21 @@ class SqliteStore:
                 )
                 for d in plan.inserts
             ]
-            return plan.results(ids)
+            results = plan.results(ids)
+            return results, {s.user_id: s for s in results if isinstance(s, Session)}  # each user's last
+
+        def job(conn: sqlite3.Connection) -> list[Session | UnknownUser]:
+            try:
+                results, latest = self._write(conn, lambda: apply(conn))
+            except BaseException:
+                self.memo.clear()  # whatever the file holds now, the memo may not match it
+                raise
+            for session in latest.values():  # committed: the memo follows the file
+                self.memo.remember(session)
+            return results
 
         # One executor hop and one transaction for the whole batch.
-        return await self._run(lambda conn: self._write(conn, lambda: apply(conn)))
+        return await self._run(job)
 
     # -- intent logs ------------------------------------------------------------------------------
 
@@ -324,6 +377,7 @@ class SqliteStore:
             def erase() -> bool:
                 conn.execute("DELETE FROM intent_logs WHERE user_id = ?", (user_id,))
                 conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+                self.memo.forget(user_id)  # before the commit: no write may use it meanwhile
                 return conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
 
             return self._write(conn, erase)
