@@ -221,3 +221,11 @@ async def test_over_http_one_unknown_user_is_404_and_the_others_are_committed_to
     for user_id in ids:
         session = (await client.get(f"/api/users/{user_id}/session")).json()["session"]
         assert session["intentCount"] == 2
+    # A later write builds on the session the batch left in the memo (nothing read back).
+    memo = (await client.get("/ixp/metrics")).json()["storage"]["sessionMemo"]
+    assert memo["size"] >= len(ids)
+    assert (
+        await client.post("/api/intents/process", json={"message": "deals", "userId": ids[0]})
+    ).status_code == 200
+    after_memo = (await client.get("/ixp/metrics")).json()["storage"]["sessionMemo"]
+    assert (after_memo["hits"] - memo["hits"], after_memo["misses"] - memo["misses"]) == (1, 0)

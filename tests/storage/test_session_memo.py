@@ -4,11 +4,14 @@ memo that another store (another worker) has made stale."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from ixp.storage import PostgresStore, SqliteStore
@@ -131,3 +134,70 @@ def test_the_memo_keeps_the_most_recently_written_users() -> None:
     assert [memo.get(u)[1] for u in (1, 3)] == [1, 3]  # type: ignore[index]
     memo.forget(1)
     assert memo.get(1) is None and len(memo) == 1
+
+
+# -- PostgreSQL: the one-statement swap -------------------------------------------------------------
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_batch_the_memo_holds_is_one_swap(open_store: OpenStore) -> None:
+    store = await open_store()
+    assert isinstance(store, PostgresStore)
+    users = [await store.create_user(f"u{i}@example.com", "U") for i in range(3)]
+    await store.record_intents([SessionWrite(u.id, [("one", {})], utc_now()) for u in users])
+    assert store.memo.swaps == 0  # new sessions: the full path
+    results = await store.record_intents([SessionWrite(u.id, [("two", {})], utc_now()) for u in users])
+    assert store.memo.swaps == 1
+    for user, result in zip(users, results, strict=True):
+        assert _intents(result) == ["one", "two"]  # type: ignore[arg-type]
+        assert _intents(await store.current_session(user.id)) == ["one", "two"]
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_swap_waits_for_a_transaction_that_read_the_session(open_store: OpenStore) -> None:
+    """Another worker's full path has locked the user and read the session: the swap may not slip in
+    before its write (that write, made from what it read, would erase the swap's)."""
+    store = await open_store()
+    assert isinstance(store, PostgresStore)
+    user = await store.create_user("ada@example.com", "Ada")
+    await store.record_intent(user.id, "one", {})
+    other = await asyncpg.connect(
+        service_env("IXP_TEST_DATABASE_URL"), server_settings={"search_path": store.schema or ""}
+    )
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE", user.id)
+        context = await other.fetchval("SELECT context::text FROM sessions WHERE user_id = $1", user.id)
+        swap = asyncio.ensure_future(store.record_intent(user.id, "two", {}))
+        await asyncio.sleep(0.3)
+        assert not swap.done()  # it waits for the user's lock
+        written = context[:-1] + ',{"intent":"other","parameters":{},"at":"2026-01-01T00:00:00.000Z"}]'
+        await other.execute(
+            "UPDATE sessions SET context = $1::text::jsonb WHERE user_id = $2", written, user.id
+        )
+        await transaction.commit()
+        session = await asyncio.wait_for(swap, 10)
+    finally:
+        await other.close()
+    assert _intents(session) == ["one", "other", "two"]
+    assert _intents(await store.current_session(user.id)) == ["one", "other", "two"]
+    assert store.memo.swaps == 0  # the swap found the row changed; the full path wrote
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_swap_never_extends_a_replaced_session(open_store: OpenStore) -> None:
+    first, second = await open_store(), await open_store()
+    assert isinstance(first, PostgresStore)
+    user = await first.create_user("ada@example.com", "Ada")
+    await first.record_intent(user.id, "one", {})
+    later = utc_now() + timedelta(hours=1)  # past the idle limit: the other store starts a new session
+    (replacing,) = await second.record_intents([SessionWrite(user.id, [("new", {})], later)])
+    assert isinstance(replacing, Session)
+    session = await first.record_intent(user.id, "two", {})
+    assert session.id == replacing.id
+    assert _intents(await first.current_session(user.id)) == ["new", "two"]
+    assert first.memo.swaps == 0

@@ -141,6 +141,9 @@ class Store(Protocol):
     def pool_stats(self) -> dict[str, int]:
         """`{"size", "in_use", "min", "max"}` connections."""
 
+    def memo_stats(self) -> dict[str, int]:
+        """`{"size", "hits", "misses"}` of the store's memo of current sessions."""
+
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)

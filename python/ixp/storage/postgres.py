@@ -28,7 +28,8 @@ from ixp.storage.base import (
     UnknownUser,
     User,
 )
-from ixp.storage.sessions import SessionMemo, SessionPlan, record_one
+from ixp.storage.postgres_sessions import SessionWriter, session_of
+from ixp.storage.sessions import SessionMemo, record_one
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -61,36 +62,7 @@ _SESSION_COLS = "id, user_id, created_at, last_seen_at, context"
 _SQL_CURRENT_SESSION = (
     f"SELECT {_SESSION_COLS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1"
 )
-# Serializes session writes per user (and tells which users exist). In id order, so that two
-# batches (of two workers) locking the same users never deadlock. A separate statement from the
-# session read, so that the read (a new snapshot under READ COMMITTED) sees what another transaction
-# wrote while we waited for the lock.
-_SQL_LOCK_USERS = "SELECT id FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE"
 _SQL_LOCK_USER_FOR_DELETE = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE"
-# The users' current sessions; the context only for those the memo does not hold as they are (same
-# session id and row version `xmin`, which every UPDATE changes): not even detoasted for the others.
-_SQL_CURRENT_SESSIONS = """
-SELECT s.id, s.user_id, s.created_at, s.last_seen_at,
-    CASE WHEN s.id = u.memo_id AND s.xmin::text = u.memo_version THEN NULL ELSE s.context END,
-    s.xmin::text
-FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, memo_id, memo_version)
-CROSS JOIN LATERAL (
-    SELECT id, user_id, created_at, last_seen_at, context, xmin
-    FROM sessions WHERE user_id = u.id ORDER BY created_at DESC LIMIT 1
-) s"""
-# Contexts travel as JSON text: asyncpg would take a list inside an array for another dimension
-# (the server parses jsonb from text in either format).
-_SQL_TOUCH_SESSIONS = """
-UPDATE sessions s SET context = v.context::jsonb, last_seen_at = v.seen
-FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS v(id, context, seen)
-WHERE s.id = v.id
-RETURNING s.id, s.xmin::text"""
-_SQL_INSERT_SESSIONS = """
-INSERT INTO sessions (user_id, created_at, last_seen_at, context)
-SELECT v.user_id, v.created_at, v.seen, v.context::jsonb
-FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::text[])
-    AS v(user_id, created_at, seen, context)
-RETURNING id, user_id, created_at, xmin::text"""
 _LOG_COLUMNS = ("user_id", "intent", "message", "parameters", "latency_us", "created_at")
 _SQL_RECENT_LOGS = (
     "SELECT user_id, intent, message, parameters, latency_us, created_at FROM intent_logs"
@@ -102,10 +74,6 @@ _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 def _user(row: Any) -> User:
     return User(id=row[0], email=row[1], name=row[2], created_at=row[3])
-
-
-def _session(row: Any) -> Session:
-    return Session(id=row[0], user_id=row[1], created_at=row[2], last_seen_at=row[3], context=row[4])
 
 
 async def _init_connection(conn: Any) -> None:
@@ -157,7 +125,11 @@ class PostgresStore:
         self.schema = schema
         self._pool: Any = None
         self._where = _redact(dsn)
-        self.memo = SessionMemo()  # versions: (session id, xmin of its row)
+        self._sessions = SessionWriter(self._conn)
+
+    @property
+    def memo(self) -> SessionMemo:
+        return self._sessions.memo
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -227,6 +199,9 @@ class PostgresStore:
         async with self._conn() as conn:
             await conn.fetchval("SELECT 1")
 
+    def memo_stats(self) -> dict[str, int]:
+        return self.memo.stats()
+
     def pool_stats(self) -> dict[str, int]:
         pool = self._pool
         if pool is None:
@@ -286,7 +261,7 @@ class PostgresStore:
     async def current_session(self, user_id: int) -> Session | None:
         async with self._conn() as conn:
             row = await conn.fetchrow(_SQL_CURRENT_SESSION, user_id)
-        return None if row is None else _session(row)
+        return None if row is None else session_of(row)
 
     async def record_intent(
         self, user_id: int, intent: str, parameters: dict[str, Any], session_idle_seconds: int = 1800
@@ -296,62 +271,7 @@ class PostgresStore:
     async def record_intents(
         self, writes: Sequence[SessionWrite], session_idle_seconds: int = 1800
     ) -> list[Session | UnknownUser]:
-        """A fixed number of statements whatever the batch size: lock the users, read their
-        current sessions (no context the memo holds), one UPDATE and (when a session starts) one
-        INSERT over arrays."""
-        if not writes:
-            return []
-        idle = timedelta(seconds=session_idle_seconds)
-        users = sorted({w.user_id for w in writes})
-        memo = self.memo
-        versions: dict[int, str] = {}  # session id -> xmin of the row this batch wrote
-        async with self._conn() as conn, conn.transaction():
-            known = [row[0] for row in await conn.fetch(_SQL_LOCK_USERS, users)]
-            current = {}
-            if known:
-                # Taken before the query: another batch may change the memo while this one waits.
-                held = {user_id: memo.get(user_id) for user_id in known}
-                rows = await conn.fetch(
-                    _SQL_CURRENT_SESSIONS,
-                    known,
-                    [None if h is None else h[1][0] for h in held.values()],
-                    [None if h is None else h[1][1] for h in held.values()],
-                )
-                for row in rows:
-                    entry = held[row[1]]
-                    if row[4] is None and entry is not None:  # the memo's row version: its context
-                        memo.hits += 1
-                        current[row[1]] = entry[0]
-                    else:
-                        memo.misses += 1
-                        current[row[1]] = _session(row)
-            plan = SessionPlan(writes, set(known), current, idle)
-            if plan.updates:
-                touched = await conn.fetch(
-                    _SQL_TOUCH_SESSIONS,
-                    [d.id for d in plan.updates],
-                    [_encode(d.context).decode() for d in plan.updates],
-                    [d.last_seen_at for d in plan.updates],
-                )
-                versions.update((row[0], row[1]) for row in touched)
-            ids: list[int] = []
-            if plan.inserts:
-                rows = await conn.fetch(
-                    _SQL_INSERT_SESSIONS,
-                    [d.user_id for d in plan.inserts],
-                    [d.created_at for d in plan.inserts],
-                    [d.last_seen_at for d in plan.inserts],
-                    [_encode(d.context).decode() for d in plan.inserts],
-                )
-                # RETURNING has no promised order: a user's new sessions differ by created_at.
-                by_key = {(row[1], row[2]): int(row[0]) for row in rows}
-                ids = [by_key[(d.user_id, d.created_at)] for d in plan.inserts]
-                versions.update((row[0], row[3]) for row in rows)
-        results = plan.results(ids)
-        # Committed: each user's last session is the row version this batch wrote.
-        for session in {s.user_id: s for s in results if isinstance(s, Session)}.values():
-            memo.remember(session, (session.id, versions[session.id]))
-        return results
+        return await self._sessions.record(writes, timedelta(seconds=session_idle_seconds))
 
     # -- intent logs ------------------------------------------------------------------------------
 

@@ -274,6 +274,7 @@ class StorageService:
                 "singleFlight": cache["singleFlight"],
             },
             "groupCommit": self.sessions.stats(),
+            "sessionMemo": self.store.memo_stats(),
             "intentLogs": self.writer.stats(),
             "warmed": dict(self.warmed),
             "retention": {"days": self.settings.log_retention_days, **self.retention},

@@ -45,6 +45,7 @@ class SessionMemo:
         self._entries: dict[int, tuple[Session, Any]] = {}
         self.hits = 0  # sessions a batch or a read took from the memo
         self.misses = 0  # sessions it had to read (and decode)
+        self.swaps = 0  # batches committed by one compare-and-swap statement (PostgreSQL)
 
     def get(self, user_id: int) -> tuple[Session, Any] | None:
         return self._entries.get(user_id)
@@ -66,7 +67,7 @@ class SessionMemo:
         self._entries.clear()
 
     def stats(self) -> dict[str, int]:
-        return {"size": len(self._entries), "hits": self.hits, "misses": self.misses}
+        return {"size": len(self._entries), "hits": self.hits, "misses": self.misses, "swaps": self.swaps}
 
 
 class Draft:

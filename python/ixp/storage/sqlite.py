@@ -199,6 +199,9 @@ class SqliteStore:
     async def ping(self) -> None:
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
+    def memo_stats(self) -> dict[str, int]:
+        return self.memo.stats()
+
     def pool_stats(self) -> dict[str, int]:
         size = 1 if self._conn is not None else 0
         return {"size": size, "in_use": min(self._in_flight, 1), "min": 1, "max": 1}
