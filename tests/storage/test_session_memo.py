@@ -201,3 +201,17 @@ async def test_a_swap_never_extends_a_replaced_session(open_store: OpenStore) ->
     assert session.id == replacing.id
     assert _intents(await first.current_session(user.id)) == ["new", "two"]
     assert first.memo.swaps == 0
+
+
+async def test_the_file_holds_the_newest_entries_the_memo_holds(open_store: OpenStore) -> None:
+    """Past the context limit, what the writes built from the memo put in the database is what
+    the memo holds: a store that reads it afresh gets the same context."""
+    store = await open_store()
+    user = await store.create_user("ada@example.com", "Ada")
+    for i in range(60):
+        await store.record_intent(user.id, f"i{i}", {"n": i, "city": "Zürich"})
+    held = await store.current_session(user.id)
+    assert held is not None and len(held.context) == 50
+    fresh = await (await open_store()).current_session(user.id)
+    assert fresh is not None and fresh.context == held.context
+    assert _intents(fresh) == [f"i{i}" for i in range(10, 60)]

@@ -15,12 +15,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
-import msgspec
-
 from ixp.storage.base import Session, SessionWrite, UnknownUser
-from ixp.storage.sessions import SessionMemo, SessionPlan
-
-_encode = msgspec.json.Encoder().encode
+from ixp.storage.sessions import Held, SessionMemo, SessionPlan
 
 # Serializes session writes per user (and tells which users exist). In id order, so that two
 # batches (of two workers) locking the same users never deadlock. A separate statement from the
@@ -102,30 +98,31 @@ class SessionWriter:
         versions: dict[int, str] = {}  # session id -> xmin of the row this batch wrote
         async with self._connect() as conn, conn.transaction():
             known = [row[0] for row in await conn.fetch(_SQL_LOCK_USERS, users)]
-            current = {}
+            current: dict[int, Session] = {}
+            json: dict[int, list[bytes] | None] = {}
             if known:
                 # Taken before the query: another batch may change the memo while this one waits.
                 held = {user_id: memo.get(user_id) for user_id in known}
                 rows = await conn.fetch(
                     _SQL_CURRENT_SESSIONS,
                     known,
-                    [None if h is None else h[1][0] for h in held.values()],
-                    [None if h is None else h[1][1] for h in held.values()],
+                    [None if h is None else h.version[0] for h in held.values()],
+                    [None if h is None else h.version[1] for h in held.values()],
                 )
                 for row in rows:
                     entry = held[row[1]]
                     if row[4] is None and entry is not None:  # the memo's row version: its context
                         memo.hits += 1
-                        current[row[1]] = entry[0]
+                        current[row[1]], json[row[1]] = entry.session, entry.json
                     else:
                         memo.misses += 1
                         current[row[1]] = session_of(row)
-            plan = SessionPlan(writes, set(known), current, idle)
+            plan = SessionPlan(writes, set(known), current, idle, json)
             if plan.updates:
                 touched = await conn.fetch(
                     _SQL_TOUCH_SESSIONS,
                     [d.id for d in plan.updates],
-                    [_encode(d.context).decode() for d in plan.updates],
+                    [d.context_json() for d in plan.updates],
                     [d.last_seen_at for d in plan.updates],
                 )
                 versions.update((row[0], row[1]) for row in touched)
@@ -139,20 +136,21 @@ class SessionWriter:
                     [d.user_id for d in plan.inserts],
                     [d.created_at for d in plan.inserts],
                     [d.last_seen_at for d in plan.inserts],
-                    [_encode(d.context).decode() for d in plan.inserts],
+                    [d.context_json() for d in plan.inserts],
                 )
                 # RETURNING has no promised order: a user's new sessions differ by created_at.
                 by_key = {(row[1], row[2]): int(row[0]) for row in rows}
                 ids = [by_key[(d.user_id, d.created_at)] for d in plan.inserts]
                 versions.update((row[0], row[3]) for row in rows)
-        return self._committed(plan.results(ids), versions)
+        return self._committed(plan, plan.results(ids), versions)
 
     def _committed(
-        self, results: list[Session | UnknownUser], versions: dict[int, str]
+        self, plan: SessionPlan, results: list[Session | UnknownUser], versions: dict[int, str]
     ) -> list[Session | UnknownUser]:
         """After the commit: each user's last session is the row version the batch wrote."""
         for session in {s.user_id: s for s in results if isinstance(s, Session)}.values():
-            self.memo.remember(session, (session.id, versions[session.id]))
+            json = plan.last[session.user_id].json
+            self.memo.remember(session, (session.id, versions[session.id]), json)
         return results
 
     async def _swap_sessions(
@@ -160,13 +158,19 @@ class SessionWriter:
     ) -> list[Session | UnknownUser] | None:
         """The batch in one statement (`_SQL_SWAP_SESSIONS`) when the memo holds every user's
         session and the batch only extends them; None when it may not, or the rows have changed."""
-        held = {}
+        held: dict[int, Held] = {}
         for user_id in users:
             entry = self.memo.get(user_id)
             if entry is None:
                 return None
             held[user_id] = entry
-        plan = SessionPlan(writes, held.keys(), {u: e[0] for u, e in held.items()}, idle)
+        plan = SessionPlan(
+            writes,
+            held.keys(),
+            {u: h.session for u, h in held.items()},
+            idle,
+            {u: h.json for u, h in held.items()},
+        )
         if plan.inserts or len(plan.updates) != len(users):  # a session starts: the full path
             return None
         async with self._connect() as conn:
@@ -174,8 +178,8 @@ class SessionWriter:
                 _SQL_SWAP_SESSIONS,
                 [d.id for d in plan.updates],
                 [d.user_id for d in plan.updates],
-                [held[d.user_id][1][1] for d in plan.updates],
-                [_encode(d.context).decode() for d in plan.updates],
+                [held[d.user_id].version[1] for d in plan.updates],
+                [d.context_json() for d in plan.updates],
                 [d.last_seen_at for d in plan.updates],
                 len(plan.updates),
             )
@@ -183,4 +187,4 @@ class SessionWriter:
             return None  # nothing was written: another transaction changed a row
         self.memo.hits += len(users)
         self.memo.swaps += 1
-        return self._committed(plan.results([]), {row[0]: row[1] for row in rows})
+        return self._committed(plan, plan.results([]), {row[0]: row[1] for row in rows})

@@ -9,19 +9,25 @@ results with `results`.
 `SessionMemo` keeps the current sessions a store last wrote, decoded, with the version of the row
 each came from: a batch then reads no stored context (5 KB of JSON at 50 entries) for the users whose
 row has not changed since, and writes only. Each backend says what proves that a row has not changed
-(SQLite: no other connection committed; PostgreSQL: the row version's `xmin`).
+(SQLite: no other connection committed; PostgreSQL: the row version's `xmin`). With each session it
+keeps its entries' JSON, so that a write encodes only the entries it appends: re-encoding the whole
+context on every write was the largest holder of the GIL under load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from ixp.storage.base import Session, SessionWrite, UnknownUser, append_context, utc_now
+import msgspec
+
+from ixp.storage.base import CONTEXT_LIMIT, Session, SessionWrite, UnknownUser, append_context, utc_now
 
 # Sessions a memo keeps: a bound on the memory (about 30 KB each at 50 entries), not on correctness.
 MEMO_SESSIONS = 1024
+
+_encode = msgspec.json.Encoder().encode
 
 RecordIntents = Callable[[Sequence[SessionWrite], int], Awaitable[list[Session | UnknownUser]]]
 
@@ -36,27 +42,36 @@ async def record_one(
     return result
 
 
+class Held(NamedTuple):
+    """A session the memo holds, the version of its row, and its context entries' JSON (None:
+    not known yet)."""
+
+    session: Session
+    version: Any
+    json: list[bytes] | None
+
+
 class SessionMemo:
-    """user id -> (their current session, the version of the row it was read from or written to),
-    least recently written first; at most `capacity` users."""
+    """user id -> `Held`: their current session as the store last read or wrote it, least recently
+    written first; at most `capacity` users."""
 
     def __init__(self, capacity: int = MEMO_SESSIONS) -> None:
         self.capacity = capacity
-        self._entries: dict[int, tuple[Session, Any]] = {}
+        self._entries: dict[int, Held] = {}
         self.hits = 0  # sessions a batch or a read took from the memo
         self.misses = 0  # sessions it had to read (and decode)
         self.swaps = 0  # batches committed by one compare-and-swap statement (PostgreSQL)
 
-    def get(self, user_id: int) -> tuple[Session, Any] | None:
+    def get(self, user_id: int) -> Held | None:
         return self._entries.get(user_id)
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def remember(self, session: Session, version: Any = None) -> None:
+    def remember(self, session: Session, version: Any = None, json: list[bytes] | None = None) -> None:
         entries = self._entries
         entries.pop(session.user_id, None)  # re-inserted last: the oldest entries go first
-        entries[session.user_id] = (session, version)
+        entries[session.user_id] = Held(session, version, json)
         while len(entries) > self.capacity:
             del entries[next(iter(entries))]
 
@@ -74,7 +89,7 @@ class Draft:
     """A session as the batch leaves it: an existing one (`id` set) or a new one (`id` None until
     it is inserted)."""
 
-    __slots__ = ("context", "created_at", "dirty", "id", "last_seen_at", "user_id")
+    __slots__ = ("context", "created_at", "dirty", "id", "json", "last_seen_at", "user_id")
 
     def __init__(
         self,
@@ -83,18 +98,25 @@ class Draft:
         created_at: datetime,
         last_seen_at: datetime,
         context: list[dict[str, Any]],
+        json: list[bytes] | None = None,
     ) -> None:
         self.id = id
         self.user_id = user_id
         self.created_at = created_at
         self.last_seen_at = last_seen_at
         self.context = context
+        self.json = json if json is not None else [_encode(entry) for entry in context]
         self.dirty = False
+
+    def context_json(self) -> str:
+        """The context as the JSON text `msgspec` would encode it, from the entries' JSON."""
+        return (b"[" + b",".join(self.json) + b"]").decode()
 
 
 class SessionPlan:
     """`writes` applied to `current` (the existing users' current sessions; `known` the ids of the
-    users that exist), a session idle for more than `idle` being replaced by a new one."""
+    users that exist), a session idle for more than `idle` being replaced by a new one. `json`: the
+    context entries' JSON of (some of) the current sessions, when known (else encoded here)."""
 
     def __init__(
         self,
@@ -102,8 +124,10 @@ class SessionPlan:
         known: Collection[int],
         current: Mapping[int, Session],
         idle: timedelta,
+        json: Mapping[int, list[bytes] | None] | None = None,
     ) -> None:
         drafts: dict[int, Draft] = {}
+        self.last = drafts  # user id -> the draft the batch leaves their session in
         self.updates: list[Draft] = []  # existing sessions the batch changed (final state)
         self.inserts: list[Draft] = []  # new sessions, in creation order
         # Per write: the draft it ended in and that draft's state right after it (context lists
@@ -121,7 +145,12 @@ class SessionPlan:
                 session = current.get(user_id)
                 if session is not None:
                     draft = Draft(
-                        session.id, user_id, session.created_at, session.last_seen_at, session.context
+                        session.id,
+                        user_id,
+                        session.created_at,
+                        session.last_seen_at,
+                        session.context,
+                        None if json is None else json.get(user_id),
                     )
             at = write.at
             for intent, parameters in write.intents:
@@ -130,7 +159,8 @@ class SessionPlan:
                     self.inserts.append(draft)
                 elif not draft.dirty and draft.id is not None:
                     self.updates.append(draft)
-                draft.context = append_context(draft.context, intent, parameters, at)
+                draft.context = context = append_context(draft.context, intent, parameters, at)
+                draft.json = [*draft.json[-(CONTEXT_LIMIT - 1) :], _encode(context[-1])]
                 draft.last_seen_at = at
                 draft.dirty = True
             assert draft is not None  # the write has intents

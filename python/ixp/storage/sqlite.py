@@ -262,10 +262,10 @@ class SqliteStore:
     async def current_session(self, user_id: int) -> Session | None:
         def job(conn: sqlite3.Connection) -> Session | None:
             memo = self._valid_memo(conn)
-            known = memo.get(user_id)
-            if known is not None:
+            held = memo.get(user_id)
+            if held is not None:
                 memo.hits += 1
-                return known[0]
+                return held.session
             memo.misses += 1
             row = conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone()
             if row is None:
@@ -297,13 +297,14 @@ class SqliteStore:
         idle = timedelta(seconds=session_idle_seconds)
         users = {w.user_id for w in writes}
 
-        def apply(conn: sqlite3.Connection) -> tuple[list[Session | UnknownUser], dict[int, Session]]:
+        def apply(conn: sqlite3.Connection) -> tuple[list[Session | UnknownUser], SessionPlan]:
             memo = self._valid_memo(conn)  # inside the write transaction: nobody else commits now
             current: dict[int, Session] = {}
+            json: dict[int, list[bytes] | None] = {}
             for user_id in users:
-                known_session = memo.get(user_id)
-                if known_session is not None:
-                    current[user_id] = known_session[0]
+                held = memo.get(user_id)
+                if held is not None:
+                    current[user_id], json[user_id] = held.session, held.json
             memo.hits += len(current)
             known: set[int] = set(current)  # a user with a session exists (ON DELETE CASCADE)
             others = sorted(users - known)
@@ -315,32 +316,31 @@ class SqliteStore:
                     row = conn.execute(_SQL_CURRENT_SESSION, (user_id,)).fetchone()
                     if row is not None:
                         current[user_id] = _session(row)
-            plan = SessionPlan(writes, known, current, idle)
+            plan = SessionPlan(writes, known, current, idle, json)
             conn.executemany(
-                _SQL_TOUCH_SESSION,
-                [(_encode(d.context).decode(), _ts(d.last_seen_at), d.id) for d in plan.updates],
+                _SQL_TOUCH_SESSION, [(d.context_json(), _ts(d.last_seen_at), d.id) for d in plan.updates]
             )
             ids = [
                 int(
                     conn.execute(
                         _SQL_INSERT_SESSION,
-                        (d.user_id, _ts(d.created_at), _ts(d.last_seen_at), _encode(d.context).decode()),
+                        (d.user_id, _ts(d.created_at), _ts(d.last_seen_at), d.context_json()),
                     ).lastrowid
                     or 0
                 )
                 for d in plan.inserts
             ]
-            results = plan.results(ids)
-            return results, {s.user_id: s for s in results if isinstance(s, Session)}  # each user's last
+            return plan.results(ids), plan
 
         def job(conn: sqlite3.Connection) -> list[Session | UnknownUser]:
             try:
-                results, latest = self._write(conn, lambda: apply(conn))
+                results, plan = self._write(conn, lambda: apply(conn))
             except BaseException:
                 self.memo.clear()  # whatever the file holds now, the memo may not match it
                 raise
-            for session in latest.values():  # committed: the memo follows the file
-                self.memo.remember(session)
+            # Committed: the memo follows the file (each user's last session, its entries' JSON).
+            for session in {s.user_id: s for s in results if isinstance(s, Session)}.values():
+                self.memo.remember(session, None, plan.last[session.user_id].json)
             return results
 
         # One executor hop and one transaction for the whole batch.
