@@ -44,7 +44,7 @@ async def refuse_intent(store: Store) -> None:
         await conn.execute(f"""
             CREATE FUNCTION {store.schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                IF NEW.context @> '[{{"intent": "{REFUSED}"}}]' THEN
+                IF NEW.context::jsonb @> '[{{"intent": "{REFUSED}"}}]' THEN
                     RAISE EXCEPTION 'refused by the test trigger';
                 END IF;
                 RETURN NEW;

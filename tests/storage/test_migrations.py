@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -164,3 +165,49 @@ async def test_postgres_queries_use_indexes(
     finally:
         await conn.close()
     assert index in plan, f"{what}: {plan}"
+
+
+@pytest.mark.services
+async def test_postgres_sessions_written_before_migration_4_are_kept_as_json(
+    make_pg_store: Any, pg_url: str, pg_schema: str
+) -> None:
+    """A database of the previous schema (contexts in jsonb) migrates in place: the contexts are
+    kept, the column is `json`, lz4-compressed (this server has lz4), and the store reads it."""
+    conn = await asyncpg.connect(pg_url, timeout=10, server_settings={"search_path": pg_schema})
+    try:
+        async with conn.transaction():  # the schema as version 3 left it
+            await conn.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            for migration in MIGRATIONS[:3]:
+                for statement in migration.postgres:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations VALUES ($1, $2)", migration.version, migration.name
+                )
+        user_id = await conn.fetchval(
+            "INSERT INTO users (email, name, created_at) VALUES ('a@x.org', 'A', now()) RETURNING id"
+        )
+        context = [
+            {"intent": "greet", "parameters": {"name": "Ada", "n": 1.5}, "at": "2026-12-01T10:00:00.000Z"}
+        ]
+        await conn.execute(
+            "INSERT INTO sessions (user_id, created_at, last_seen_at, context)"
+            " VALUES ($1, now(), now(), $2::jsonb)",
+            user_id,
+            json.dumps(context),
+        )
+        assert await apply_postgres(conn) == [4]
+        column = await conn.fetchrow(
+            "SELECT atttypid::regtype::text AS type, attcompression FROM pg_attribute"
+            " WHERE attrelid = 'sessions'::regclass AND attname = 'context'"
+        )
+        assert (column["type"], column["attcompression"]) == ("json", b"l")
+    finally:
+        await conn.close()
+    store = await make_pg_store()
+    session = await store.current_session(user_id)
+    assert session is not None and session.context == context
+    extended = await store.record_intent(user_id, "weather", {"city": "Oslo"})
+    assert [e["intent"] for e in extended.context] == ["greet", "weather"]

@@ -1,7 +1,7 @@
 """`PostgresStore`: the shared backend for several machines, on an asyncpg connection pool.
 
 Every statement is a module constant with `$n` parameters: asyncpg prepares each one once per
-connection and reuses it from its statement cache. jsonb goes through msgspec in binary format.
+connection and reuses it from its statement cache. json and jsonb go through msgspec in binary format.
 Losing the server, a refused connection, a timeout: all become `StorageUnavailable`; the pool
 replaces dead connections by itself, so the same store works again once the server is back.
 """
@@ -84,6 +84,8 @@ async def _init_connection(conn: Any) -> None:
         encoder=lambda value: b"\x01" + _encode(value),  # jsonb binary format: version byte 1
         decoder=lambda data: _decode(memoryview(data)[1:]),
     )
+    # `json` (sessions' contexts): its binary format is its text.
+    await conn.set_type_codec("json", schema="pg_catalog", format="binary", encoder=_encode, decoder=_decode)
 
 
 async def _keep_session(conn: Any) -> None:

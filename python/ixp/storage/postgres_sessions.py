@@ -35,15 +35,15 @@ CROSS JOIN LATERAL (
     FROM sessions WHERE user_id = u.id ORDER BY created_at DESC LIMIT 1
 ) s"""
 # Contexts travel as JSON text: asyncpg would take a list inside an array for another dimension
-# (the server parses jsonb from text in either format).
+# (the server reads json from text in either format).
 _SQL_TOUCH_SESSIONS = """
-UPDATE sessions s SET context = v.context::jsonb, last_seen_at = v.seen
+UPDATE sessions s SET context = v.context::json, last_seen_at = v.seen
 FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS v(id, context, seen)
 WHERE s.id = v.id
 RETURNING s.id, s.xmin::text"""
 _SQL_INSERT_SESSIONS = """
 INSERT INTO sessions (user_id, created_at, last_seen_at, context)
-SELECT v.user_id, v.created_at, v.seen, v.context::jsonb
+SELECT v.user_id, v.created_at, v.seen, v.context::json
 FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::text[])
     AS v(user_id, created_at, seen, context)
 RETURNING id, user_id, created_at, xmin::text"""
@@ -66,7 +66,7 @@ WITH v AS (
     JOIN locked l ON l.id = s.user_id
     ORDER BY s.id FOR UPDATE OF s
 )
-UPDATE sessions s SET context = v.context::jsonb, last_seen_at = v.seen
+UPDATE sessions s SET context = v.context::json, last_seen_at = v.seen
 FROM v
 WHERE s.id = v.id AND (SELECT count(*) FROM held) = $6
 RETURNING s.id, s.xmin::text"""
