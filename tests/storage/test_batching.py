@@ -153,6 +153,29 @@ async def test_another_worker_sees_the_write_once_invalidated(make_pg_service: S
     assert [e["intent"] for e in (await there.session(user)).context] == ["one", "two"]  # type: ignore[union-attr]
 
 
+@pytest.mark.services
+async def test_a_write_by_another_worker_sends_the_next_batch_past_the_swap(
+    make_pg_service: ServiceFactory,
+) -> None:
+    """The other worker's invalidation tells this one its memo of the session is stale: its next
+    write goes straight to the full transaction, with no swap sent only to fail."""
+    here, there = make_pg_service(), make_pg_service()
+    (user,) = await new_users(here, 1)
+    await there.ready()
+    await here.record(user, processed("one"), 1)
+    await here.record(user, processed("two"), 1)
+    assert here.store.memo_stats()["swaps"] == 1  # the memo held the session: one statement
+    await there.record(user, processed("three"), 1)
+    deadline = asyncio.get_running_loop().time() + 5
+    while here.store.memo_stats()["size"]:  # the invalidation crosses over Redis pub/sub
+        assert asyncio.get_running_loop().time() < deadline, "the invalidation never arrived"
+        await asyncio.sleep(0.02)
+    await here.record(user, processed("four"), 1)
+    stats = here.store.memo_stats()
+    assert (stats["swaps"], stats["failedSwaps"]) == (1, 0)
+    assert await context_of(here, user) == ["one", "two", "three", "four"]
+
+
 async def test_shutdown_commits_and_answers_every_waiting_write(
     make_service: ServiceFactory, tmp_path: Path
 ) -> None:

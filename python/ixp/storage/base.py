@@ -142,7 +142,10 @@ class Store(Protocol):
         """`{"size", "in_use", "min", "max"}` connections."""
 
     def memo_stats(self) -> dict[str, int]:
-        """`{"size", "hits", "misses"}` of the store's memo of current sessions."""
+        """`{"size", "hits", "misses", ...}` of the store's memo of current sessions."""
+
+    def written_elsewhere(self, user_id: int | None) -> None:
+        """Another worker wrote this user's session (None: any session may have changed)."""
 
 
 def utc_now() -> datetime:

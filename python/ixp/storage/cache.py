@@ -91,6 +91,9 @@ class TwoLevelCache:
         self._pending_clear_all = False
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
         self._invalidations = InvalidationLog()  # for `written`
+        # Told of every key another instance invalidated (None: all of them), e.g. so that the
+        # store forgets what it remembers of a session another worker wrote.
+        self.on_remote_invalidation: Callable[[str | None], None] | None = None
         self.l2_hits = self.l2_misses = self.l2_errors = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -336,6 +339,8 @@ class TwoLevelCache:
         if resubscribed:
             self.l1.clear()  # invalidations published while we were away never reached us
             self._invalidations.note(None)
+            if self.on_remote_invalidation is not None:
+                self.on_remote_invalidation(None)
         while self._pending or self._pending_clear_all:  # more may arrive while we publish
             keys, self._pending = sorted(self._pending), set()
             clear_all, self._pending_clear_all = self._pending_clear_all, False
@@ -358,12 +363,17 @@ class TwoLevelCache:
         if message is None or message[0] == self.instance_id:  # not ours, or our own
             return
         keys = message[1]
+        hook = self.on_remote_invalidation
         if keys is None:
             self.l1.clear()
             self._invalidations.note(None)
+            if hook is not None:
+                hook(None)
         for key in keys or ():
             self.l1.delete(key)
             self._invalidations.note(key)
+            if hook is not None:
+                hook(key)
 
     async def _subscribe_forever(self) -> None:
         """Keep one subscription to `channel` alive; drive the ok/degraded status."""

@@ -204,6 +204,14 @@ class PostgresStore:
     def memo_stats(self) -> dict[str, int]:
         return self.memo.stats()
 
+    def written_elsewhere(self, user_id: int | None) -> None:
+        """The memo's entry is stale (the row's version will say so): forget it, so that the next
+        batch with the user goes straight to the full path instead of a swap bound to fail."""
+        if user_id is None:
+            self.memo.clear()
+        else:
+            self.memo.forget(user_id)
+
     def pool_stats(self) -> dict[str, int]:
         pool = self._pool
         if pool is None:

@@ -184,6 +184,7 @@ class SessionWriter:
                 len(plan.updates),
             )
         if len(rows) != len(plan.updates):
+            self.memo.failed_swaps += 1
             return None  # nothing was written: another transaction changed a row
         self.memo.hits += len(users)
         self.memo.swaps += 1

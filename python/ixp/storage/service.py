@@ -64,6 +64,7 @@ class StorageService:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.cache = TwoLevelCache(settings.redis_url, capacity=settings.cache_size, l1_max_ttl=300.0)
+        self.cache.on_remote_invalidation = self._invalidated_elsewhere
         self.writer = IntentLogWriter(
             self.store, batch_size=settings.log_batch_size, flush_interval=settings.log_flush_interval
         )
@@ -202,6 +203,13 @@ class StorageService:
         if self.settings.redis_url is None:
             return None
         return self.cache.publish(list(values))
+
+    def _invalidated_elsewhere(self, key: str | None) -> None:
+        """A key another worker invalidated: a session key means it wrote that user's session."""
+        if key is None:
+            self.store.written_elsewhere(None)
+        elif key.startswith("session:") and key[8:].isdecimal():
+            self.store.written_elsewhere(int(key[8:]))
 
     async def erase_user(self, user_id: int) -> bool:
         """Erase the user, their sessions and intent logs (queued ones included) in one transaction,

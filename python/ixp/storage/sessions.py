@@ -61,6 +61,7 @@ class SessionMemo:
         self.hits = 0  # sessions a batch or a read took from the memo
         self.misses = 0  # sessions it had to read (and decode)
         self.swaps = 0  # batches committed by one compare-and-swap statement (PostgreSQL)
+        self.failed_swaps = 0  # swaps that found a row changed (then the full path wrote)
 
     def get(self, user_id: int) -> Held | None:
         return self._entries.get(user_id)
@@ -82,7 +83,13 @@ class SessionMemo:
         self._entries.clear()
 
     def stats(self) -> dict[str, int]:
-        return {"size": len(self._entries), "hits": self.hits, "misses": self.misses, "swaps": self.swaps}
+        return {
+            "size": len(self._entries),
+            "hits": self.hits,
+            "misses": self.misses,
+            "swaps": self.swaps,
+            "failedSwaps": self.failed_swaps,
+        }
 
 
 class Draft:

@@ -202,6 +202,10 @@ class SqliteStore:
     def memo_stats(self) -> dict[str, int]:
         return self.memo.stats()
 
+    def written_elsewhere(self, user_id: int | None) -> None:
+        """Nothing to do: `PRAGMA data_version` tells every other connection's commit (and the
+        memo belongs to the executor's thread)."""
+
     def pool_stats(self) -> dict[str, int]:
         size = 1 if self._conn is not None else 0
         return {"size": size, "in_use": min(self._in_flight, 1), "min": 1, "max": 1}
