@@ -68,6 +68,7 @@ class TwoLevelCache:
         redis_timeout: float = 1.0,
         reconnect_max_delay: float = 2.0,
         warn_interval: float = 30.0,
+        on_remote_invalidation: Callable[[str | None], None] | None = None,
     ) -> None:
         self.redis_url = redis_url
         self.l1_max_ttl = l1_max_ttl
@@ -93,7 +94,7 @@ class TwoLevelCache:
         self._invalidations = InvalidationLog()  # for `written`
         # Told of every key another instance invalidated (None: all of them), e.g. so that the
         # store forgets what it remembers of a session another worker wrote.
-        self.on_remote_invalidation: Callable[[str | None], None] | None = None
+        self.on_remote_invalidation = on_remote_invalidation
         self.l2_hits = self.l2_misses = self.l2_errors = 0
 
     # -- lifecycle --------------------------------------------------------------------------------

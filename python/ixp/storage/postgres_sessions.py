@@ -149,8 +149,11 @@ class SessionWriter:
     ) -> list[Session | UnknownUser]:
         """After the commit: each user's last session is the row version the batch wrote."""
         for session in {s.user_id: s for s in results if isinstance(s, Session)}.values():
-            json = plan.last[session.user_id].json
-            self.memo.remember(session, (session.id, versions[session.id]), json)
+            version = versions.get(session.id)
+            if version is None:  # no row version came back: nothing to vouch for the memo's copy
+                self.memo.forget(session.user_id)
+            else:
+                self.memo.remember(session, (session.id, version), plan.last[session.user_id].json)
         return results
 
     async def _swap_sessions(

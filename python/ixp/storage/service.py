@@ -63,8 +63,12 @@ class StorageService:
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        self.cache = TwoLevelCache(settings.redis_url, capacity=settings.cache_size, l1_max_ttl=300.0)
-        self.cache.on_remote_invalidation = self._invalidated_elsewhere
+        self.cache = TwoLevelCache(
+            settings.redis_url,
+            capacity=settings.cache_size,
+            l1_max_ttl=300.0,
+            on_remote_invalidation=self._invalidated_elsewhere,
+        )
         self.writer = IntentLogWriter(
             self.store, batch_size=settings.log_batch_size, flush_interval=settings.log_flush_interval
         )
